@@ -1,0 +1,199 @@
+"""Run a validated workflow over a live catalog: topological waves, parallel nodes, bounded in time.
+
+Each wave's nodes run concurrently. A node's references are substituted from executed outputs, its
+arguments are checked against the schema again with the real values, and only then is the call sent.
+Failures become `execute` diagnostics on the node; nodes downstream of a failure are skipped. Results
+are cached per run by (tool, canonical arguments), so re-running a mutated workflow pays only for what
+changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.graph import RefError, Workflow, find_refs, substitute
+from evoflux.tools import ToolCaller, ToolResult, output_value
+from evoflux.trace import NodeRun, Trace
+from evoflux.validate import Limits, check_arguments
+
+__all__ = ["CallCache", "ExecutionSettings", "Event", "execute", "tool_failure"]
+
+
+class ExecutionSettings(BaseModel):
+    """Bounds on one execution."""
+
+    call_timeout_s: float = 30.0
+    deadline_s: float = 180.0
+    max_parallel: int = 8
+    limits: Limits = Limits()
+
+
+class Event(BaseModel):
+    """A progress event: a node started, finished, failed, was skipped or served from the cache."""
+
+    kind: str
+    node: str
+    tool: str
+    detail: str = ""
+
+
+class CallCache:
+    """Results of identical calls within one run, keyed by tool and canonical arguments."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, ToolResult] = {}
+        self.hits = 0
+
+    @staticmethod
+    def key(tool: str, arguments: dict[str, Any]) -> str:
+        return tool + "\x00" + json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+
+    def get(self, tool: str, arguments: dict[str, Any]) -> ToolResult | None:
+        found = self._results.get(self.key(tool, arguments))
+        self.hits += found is not None
+        return found
+
+    def put(self, tool: str, arguments: dict[str, Any], result: ToolResult) -> None:
+        if result.error_kind in (None, "tool", "protocol", "output_schema"):
+            self._results[self.key(tool, arguments)] = result
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+_ERROR_PREFIXES = ("error", "exception", "traceback", "failed", "invalid", "unknown tool")
+
+
+def tool_failure(result: ToolResult) -> str | None:
+    """Why a result is a failure: `isError`, or an error payload returned as a normal result."""
+    if result.is_error:
+        return (result.text or result.error_kind or "the tool reported an error").strip()[:500]
+    value = output_value(result)
+    if isinstance(value, dict):
+        if value.get("success") is False or value.get("ok") is False or value.get("status") == "error":
+            return json.dumps(value, default=str)[:500]
+        error = value.get("error")
+        if error and len([k for k in value if value[k] not in (None, "", [], {})]) <= 2:
+            return str(error)[:500]
+    text = result.text.strip().lower()
+    if result.structured is None and text.startswith(_ERROR_PREFIXES):
+        return result.text.strip()[:500]
+    return None
+
+
+async def execute(
+    workflow: Workflow,
+    caller: ToolCaller,
+    *,
+    settings: ExecutionSettings | None = None,
+    cache: CallCache | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Trace:
+    """Execute every node of a statically valid workflow. Never raises for a tool failure."""
+    settings = settings or ExecutionSettings()
+    cache = cache if cache is not None else CallCache()
+    trace = Trace()
+    started = time.monotonic()
+    limiter = anyio.CapacityLimiter(settings.max_parallel)
+    notify = on_event or (lambda event: None)
+    failed: set[str] = set()
+    deps = workflow.dependencies()
+
+    async def run_node(node_id: str) -> None:
+        node = workflow.node(node_id)
+        assert node is not None
+        if deps[node_id] & failed:
+            failed.add(node_id)
+            trace.runs[node_id] = NodeRun(node=node_id, tool=node.tool, status="skipped")
+            notify(Event(kind="skipped", node=node_id, tool=node.tool, detail="an upstream node failed"))
+            return
+        run, diagnostic = await _call(node_id, node.tool, node.args)
+        trace.runs[node_id] = run
+        if diagnostic is not None:
+            failed.add(node_id)
+            trace.diagnostics.append(diagnostic)
+            notify(Event(kind="failed", node=node_id, tool=node.tool, detail=diagnostic.message))
+        else:
+            notify(Event(kind="cached" if run.cached else "ok", node=node_id, tool=node.tool))
+
+    async def _call(node_id: str, tool: str, args: dict[str, Any]) -> tuple[NodeRun, Diagnostic | None]:
+        def fail(stage: Stage, message: str, hint: str, path: str | None = None) -> Diagnostic:
+            return Diagnostic(stage=stage, node=node_id, message=message, hint=hint, path=path)
+
+        try:
+            arguments = substitute(args, trace.outputs)
+        except RefError as exc:
+            where = next((w for w, _ in find_refs(args)), "")
+            return NodeRun(node=node_id, tool=tool, status="error"), fail(
+                Stage.EXECUTE,
+                f"reference did not resolve against the executed output: {exc}",
+                "refer to a field that the upstream output really has",
+                f"args.{where}" if where else "args",
+            )
+        spec = caller.tools.get(tool)
+        if spec is None:
+            return NodeRun(node=node_id, tool=tool, status="error"), fail(
+                Stage.RESOLVE, f"tool {tool!r} is no longer in the catalog", "use another tool"
+            )
+        problems = check_arguments(node_id, arguments, spec, settings.limits)
+        if problems:
+            return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
+        notify(Event(kind="started", node=node_id, tool=tool))
+        result = cache.get(tool, arguments)
+        cached = result is not None
+        if result is None:
+            async with limiter:
+                result = await caller.call_tool(tool, arguments, timeout=settings.call_timeout_s)
+            trace.tool_calls += 1
+            cache.put(tool, arguments, result)
+        reason = tool_failure(result)
+        status = "error" if reason else "ok"
+        run = NodeRun(
+            node=node_id,
+            tool=tool,
+            status=status,
+            arguments=arguments,
+            result=result,
+            output=None if reason else output_value(result),
+            cached=cached,
+        )
+        if reason is None:
+            return run, None
+        kind = result.error_kind or "tool"
+        return run, fail(Stage.EXECUTE, f"{tool} failed ({kind}): {reason}", _execute_hint(kind))
+
+    with anyio.move_on_after(settings.deadline_s) as scope:
+        for wave in workflow.waves():
+            async with anyio.create_task_group() as group:
+                for node_id in wave:
+                    group.start_soon(run_node, node_id)
+    if scope.cancelled_caught:
+        for node in workflow.nodes:
+            if node.id not in trace.runs:
+                trace.runs[node.id] = NodeRun(node=node.id, tool=node.tool, status="error")
+                trace.diagnostics.append(
+                    Diagnostic(
+                        stage=Stage.EXECUTE,
+                        node=node.id,
+                        message=f"the run deadline of {settings.deadline_s:g}s was reached",
+                        hint="use fewer or faster steps",
+                    )
+                )
+    trace.wall_s = time.monotonic() - started
+    return trace
+
+
+def _execute_hint(kind: str) -> str:
+    return {
+        "timeout": "the tool did not answer in time; use other arguments or another tool",
+        "protocol": "the server rejected the call; check the arguments against the schema",
+        "transport": "the server connection failed; try again or use another tool",
+        "output_schema": "the tool's output broke its own schema; use another tool",
+    }.get(kind, "read the error and change the arguments, or use another tool")

@@ -1,0 +1,237 @@
+"""Fitness: how good a candidate workflow is, as one totally ordered value. Pure: no I/O, no model.
+
+`compute_fitness(workflow, trace, coverage, task, seed_size=...)` reads the components below, and
+`Fitness.key()` orders them lexicographically, best last (so `max` picks the best):
+
+1. `reached` -- how far the workflow got: the earliest failing stage of the trace's diagnostics
+   (parse 0 < resolve 1 < schema 2 < dependency 3 < execute 4 < answer 5), or `ANSWERED` (6) when
+   nothing failed, every node executed and an answer was written.
+2. `executed` -- the share of the workflow's nodes that executed (always 1 once answered).
+3. `coverage` -- the task-fulfilment judgement `Coverage.score` (0 when not judged), so a workflow
+   that runs but answers nothing of the request ranks below one that answers all of it.
+4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
+   stop words, not already in the task) that appear in the executed outputs.
+5. `penalty`, lower is better -- small costs for lost intent and size:
+   0.4 x share of the task's quantities that no argument uses
+   + 0.3 x share of nodes whose output no later node and no part of the answer uses
+   + 0.2 x share of the parent's or seed plan's steps dropped (`seed_size`)
+   + 0.1 x min(1, nodes / 20).
+
+Each component is quantized (shares to 0.01, the penalty to 0.001) before it enters the key, so the
+order and the scalar `value` agree exactly: `value` in [0, 1] is a mixed-radix reading of the key,
+strictly monotone with it. Every stage owns a band of width 1/7; inside the ANSWERED band, where
+`executed` is always 1, coverage spans the whole band, so the relative improvements the adaptive
+intensity feeds on stay visible late in the search.
+
+The coverage judgement travels back to the planner as feedback: `Coverage.feedback()` renders each
+missing part of the request as an ANSWER-stage `Diagnostic` with a hint. Keep it out of the trace's
+diagnostics when computing fitness: those say how far the workflow got, coverage says how well.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.graph import Workflow, find_refs
+from evoflux.matching import number_tokens, numbers_in, task_numbers
+from evoflux.trace import Trace
+
+__all__ = ["ANSWERED", "PENALTY_WEIGHTS", "Coverage", "Fitness", "compute_fitness", "grounding"]
+
+ANSWERED = len(Stage)
+"""`Fitness.reached` of a workflow that ran through and answered (one past `Stage.ANSWER`)."""
+PENALTY_WEIGHTS = {"unused_quantities": 0.4, "unused_outputs": 0.3, "dropped_steps": 0.2, "size": 0.1}
+SIZE_SCALE = 20
+_SHARE, _PENALTY = 100, 1000
+_STOP = frozenset(
+    " ".join(
+        [
+            "that this with from have which there their would about into than then they them were been what",
+            "when where your will also some more most only over such very just here does each other these",
+            "those could should shall after before while being because answer result results output value",
+        ]
+    ).split()
+)
+
+
+class Coverage(BaseModel):
+    """The task-fulfilment judgement of an answer, by the planner model or an external judge."""
+
+    score: float = Field(ge=0.0, le=1.0, description="Share of the request the answer fulfils.")
+    missing: list[str] = Field(default_factory=list, description="Parts of the request left unanswered.")
+
+    def feedback(self) -> list[Diagnostic]:
+        """The missing parts as ANSWER-stage diagnostics, for the next edit to act on."""
+        return [
+            Diagnostic(
+                stage=Stage.ANSWER,
+                message=f"the answer does not cover: {part}",
+                hint=f"add or fix a step whose output provides {part}, and use it in the answer",
+            )
+            for part in self.missing
+        ]
+
+
+class Fitness(BaseModel):
+    """The components of a candidate's fitness (see the module docstring for the order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reached: int = Field(ge=0, le=ANSWERED, description="Earliest failing stage, or ANSWERED.")
+    executed: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of nodes executed.")
+    coverage: float = Field(default=0.0, ge=0.0, le=1.0, description="Task coverage (0 if unjudged).")
+    grounding: float = Field(default=0.0, ge=0.0, le=1.0, description="Answer tokens found in outputs.")
+    unused_quantities: float = Field(default=0.0, ge=0.0, le=1.0, description="Task numbers never used.")
+    unused_outputs: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of nodes nobody uses.")
+    dropped_steps: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of seed steps dropped.")
+    size: int = Field(default=0, ge=0, description="Number of nodes.")
+
+    @classmethod
+    def worst(cls) -> Fitness:
+        """The fitness of a plan that did not even parse."""
+        return cls(reached=int(Stage.PARSE))
+
+    @property
+    def penalty(self) -> float:
+        w = PENALTY_WEIGHTS
+        return (
+            w["unused_quantities"] * self.unused_quantities
+            + w["unused_outputs"] * self.unused_outputs
+            + w["dropped_steps"] * self.dropped_steps
+            + w["size"] * min(1.0, self.size / SIZE_SCALE)
+        )
+
+    def key(self) -> tuple[int, int, int, int, int]:
+        """The lexicographic sort key, quantized; larger is better."""
+        executed = _SHARE if self.reached == ANSWERED else round(self.executed * _SHARE)
+        penalty = round(min(1.0, self.penalty) * _PENALTY)
+        return (
+            self.reached,
+            executed,
+            round(self.coverage * _SHARE),
+            round(self.grounding * _SHARE),
+            -penalty,
+        )
+
+    @property
+    def value(self) -> float:
+        """A scalar in [0, 1], strictly monotone with `key()` (for growth and relative improvement)."""
+        reached, executed, coverage, grounded, penalty = self.key()
+        digits = [coverage, grounded] if reached == ANSWERED else [executed, coverage, grounded]
+        index, span = 0, _PENALTY + 1
+        for digit in digits:
+            index = index * (_SHARE + 1) + digit
+            span *= _SHARE + 1
+        index = index * (_PENALTY + 1) + (_PENALTY + penalty)
+        inner = index / (span - 1) if reached == ANSWERED else index / span
+        return (reached + inner) / (ANSWERED + 1)
+
+    @property
+    def stage_label(self) -> str:
+        return "answered" if self.reached == ANSWERED else Stage(self.reached).label
+
+    def describe(self) -> str:
+        return (
+            f"{self.stage_label} exec={self.executed:.2f} cov={self.coverage:.2f} "
+            f"grd={self.grounding:.2f} pen={self.penalty:.3f}"
+        )
+
+    def __lt__(self, other: Fitness) -> bool:
+        return self.key() < other.key()
+
+    def __le__(self, other: Fitness) -> bool:
+        return self.key() <= other.key()
+
+    def __gt__(self, other: Fitness) -> bool:
+        return self.key() > other.key()
+
+    def __ge__(self, other: Fitness) -> bool:
+        return self.key() >= other.key()
+
+
+def compute_fitness(
+    workflow: Workflow,
+    trace: Trace,
+    coverage: Coverage | None = None,
+    task: str = "",
+    *,
+    seed_size: int | None = None,
+) -> Fitness:
+    """The fitness of a workflow from its trace, the coverage judgement and the task text.
+
+    `seed_size` is the number of steps of the plan this one descends from (parent or seed): steps
+    dropped relative to it cost a little, so repairs that delete their way to success rank lower.
+    """
+    ids = [n.id for n in workflow.nodes]
+    ok = {node for node, run in trace.runs.items() if run.status == "ok"}
+    executed = sum(i in ok for i in ids) / len(ids) if ids else 0.0
+    if trace.diagnostics:
+        reached = int(trace.stage)
+    elif trace.answer is not None and all(i in ok for i in ids):
+        reached, executed = ANSWERED, 1.0
+    else:
+        reached = int(Stage.ANSWER)
+    return Fitness(
+        reached=reached,
+        executed=executed,
+        coverage=coverage.score if coverage is not None else 0.0,
+        grounding=grounding(trace.answer, trace.outputs, task),
+        unused_quantities=_unused_quantities(workflow, task),
+        unused_outputs=_unused_outputs(workflow, trace),
+        dropped_steps=max(0, seed_size - len(ids)) / seed_size if seed_size else 0.0,
+        size=len(ids),
+    )
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z][a-z0-9]{3,}", text.lower()))
+
+
+def grounding(answer: str | None, outputs: dict[str, Any], task: str = "") -> float:
+    """The share of the answer's numbers and salient words found in the outputs (0 with nothing to check).
+
+    A number counts when an output number rounds to it at the answer's precision (22.2 ~ 22.2222).
+    Words the task already contains are not evidence of anything, so they are left out.
+    """
+    if not answer:
+        return 0.0
+    text = json.dumps(outputs, ensure_ascii=False, default=str)[:200_000]
+    have_numbers = {float(n) for n in number_tokens(text)}
+    have_words = set(re.findall(r"[a-z0-9]+", text.lower()))
+    numbers = number_tokens(answer)
+    salient = _tokens(answer) - _tokens(task) - _STOP
+    found = sum(_number_found(n, have_numbers) for n in numbers) + len(salient & have_words)
+    total = len(numbers) + len(salient)
+    return found / total if total else 0.0
+
+
+def _number_found(written: str, have: set[float]) -> bool:
+    digits = len(written.split(".")[1]) if "." in written else 0
+    wanted = float(written)
+    return wanted in have or any(round(h, digits) == wanted for h in have)
+
+
+def _unused_quantities(workflow: Workflow, task: str) -> float:
+    quantities = task_numbers(task)
+    if not quantities:
+        return 0.0
+    used = {n for node in workflow.nodes for n in numbers_in(node.args)}
+    return sum(float(q) not in used for q in quantities) / len(quantities)
+
+
+def _unused_outputs(workflow: Workflow, trace: Trace) -> float:
+    """Share of nodes whose output nothing uses. When the answer names no sources at all, it is taken
+    to draw on the final outputs (nodes no other node uses)."""
+    if not workflow.nodes:
+        return 0.0
+    used = {d for deps in workflow.dependencies().values() for d in deps}
+    named = set(workflow.answer.uses) | set(trace.answer_evidence)
+    named |= {ref.node for _, ref in find_refs(workflow.answer.template)}
+    if not named:
+        return 0.0
+    return sum(n.id not in used | named for n in workflow.nodes) / len(workflow.nodes)

@@ -1,0 +1,295 @@
+"""Typed structured edit operators over the workflow graph, and the two ways the search applies them.
+
+An `Operator` is a named pure edit `(workflow, EditContext) -> Workflow | None`: None means "does
+not apply here" (nothing to repair, or the edit would change nothing). Operators never change their
+input. Rule-based operators (the name is what run stores and ablation logs record):
+
+- `resolve_tool` (resolve): unknown tool -> closest catalog tool (`get_time` -> `time.get_current_time`);
+- `rename_arg` (schema): misnamed argument -> the schema's name (`tz` -> `timezone`);
+- `coerce_arg` (schema): `"3"` -> 3, 3 -> `"3"`, `"true"` -> true, x -> [x];
+- `snap_enum` (schema): a value -> the nearest enum value;
+- `drop_unknown_arg` (schema): drop arguments the schema does not declare;
+- `add_required_arg` (schema): a missing required argument <- default, upstream key, task, enum;
+- `fix_args` (schema): all the argument repairs above, on one node;
+- `rebind_ref` (dependency, execute, answer): a broken reference -> an existing node or executed key
+  (`n1.time` -> `n1.datetime`);
+- `insert_producer` (schema, execute): add a node producing a required input that nobody provides;
+- `delete_node` (execute, answer; weight 0.5): delete a blamed or unused node, clean up references to it;
+- `swap_tool` (execute): a failing tool -> a tool with a similar schema, arguments mapped by name;
+- `break_cycle` (dependency): cut one reference of a cycle;
+- `reorder_nodes` (dependency): list nodes in dependency order.
+
+Edits target the nodes the diagnostics blame (`blamed_nodes`), but every operator also checks the data
+itself, so diagnostics that went stale after an earlier edit do no harm.
+
+Exploration: `mutate` applies several rule-based edits at once, each drawn at random among the
+applicable ones with probability proportional to the operator's `weight`, times `ON_TARGET_WEIGHT`
+for those that target the earliest failing stage.
+Exploitation: `model_guided(rewrite)` makes one model-guided local edit. The planner supplies
+`rewrite(node_context) -> dict | None`; the context (`node_context`) shows the task, the node, the
+diagnostics blamed on it, its tool's schema, tools that may fit better, the upstream outputs it may
+reference and who uses its output. The reply is one node (`{"id", "tool", "args"}`, the id defaults
+to the node's), `{"node": {...}}`, or `{"nodes": [...]}` for a neighbourhood: the node with the
+target's id (by default the last one) replaces it, nodes with other existing ids replace those,
+and new ones are inserted just before it. Every node is validated as a `Node`; a reply that does
+not validate is not applicable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
+from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, output_paths, path_text
+from evoflux.graph import NODE_ID, Node, Workflow, find_refs
+from evoflux.matching import enum_values, prop_types, properties, required
+from evoflux.repairs import (
+    add_required_arg,
+    closest_tools,
+    coerce_arg,
+    drop_unknown_arg,
+    fix_args,
+    rebind_ref,
+    rename_arg,
+    resolve_tool,
+    snap_enum,
+)
+from evoflux.restructure import break_cycle, delete_node, insert_producer, reorder_nodes, swap_tool
+from evoflux.tools import ToolSpec
+
+__all__ = [
+    "ON_TARGET_WEIGHT",
+    "OPERATORS_BY_NAME",
+    "RULE_OPERATORS",
+    "EditContext",
+    "Operator",
+    "Rewrite",
+    "applicable_operators",
+    "blamed_nodes",
+    "model_guided",
+    "mutate",
+    "node_context",
+    "splice",
+]
+
+ON_TARGET_WEIGHT = 3.0
+OTHER_TOOL_THRESHOLD = 0.3
+Rewrite = Callable[[str], Mapping[str, Any] | None]
+"""The planner's local rewrite: node context text in, a node (or neighbourhood) as JSON out."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A named structured edit and the stages of failure it targets."""
+
+    name: str
+    edit: EditFn
+    stages: frozenset[Stage]
+    description: str = ""
+    weight: float = 1.0
+    """Relative chance of being drawn by `mutate` (destructive edits weigh less)."""
+    probe: Callable[[Workflow, EditContext], bool] | None = None
+    """A cheap applicability test used instead of a trial run (for edits that call a model)."""
+
+    def __call__(self, workflow: Workflow, ctx: EditContext) -> Workflow | None:
+        result = self.edit(workflow, ctx)
+        if result is None or result.canonical() == workflow.canonical():
+            return None
+        return result
+
+
+def _op(name: str, edit: EditFn, *stages: Stage, weight: float = 1.0) -> Operator:
+    return Operator(name, edit, frozenset(stages), (edit.__doc__ or "").strip().split("\n")[0], weight)
+
+
+_S = Stage
+RULE_OPERATORS: tuple[Operator, ...] = (
+    _op("resolve_tool", resolve_tool, _S.RESOLVE),
+    _op("rename_arg", rename_arg, _S.SCHEMA),
+    _op("coerce_arg", coerce_arg, _S.SCHEMA),
+    _op("snap_enum", snap_enum, _S.SCHEMA),
+    _op("drop_unknown_arg", drop_unknown_arg, _S.SCHEMA),
+    _op("add_required_arg", add_required_arg, _S.SCHEMA),
+    _op("fix_args", fix_args, _S.SCHEMA),
+    _op("rebind_ref", rebind_ref, _S.DEPENDENCY, _S.EXECUTE, _S.ANSWER),
+    _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
+    _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
+    _op("swap_tool", swap_tool, _S.EXECUTE),
+    _op("break_cycle", break_cycle, _S.DEPENDENCY),
+    _op("reorder_nodes", reorder_nodes, _S.DEPENDENCY),
+)
+OPERATORS_BY_NAME: dict[str, Operator] = {op.name: op for op in RULE_OPERATORS}
+
+
+def _trial(ctx: EditContext) -> EditContext:
+    """The context with a copy of its random state, so a trial run draws nothing from the search's."""
+    rng = random.Random()
+    rng.setstate(ctx.rng.getstate())
+    return replace(ctx, rng=rng)
+
+
+def applicable_operators(
+    workflow: Workflow, ctx: EditContext, operators: Sequence[Operator] = RULE_OPERATORS
+) -> list[Operator]:
+    """The operators that would change this workflow (tried on a copy of the random state)."""
+    return [
+        op
+        for op in operators
+        if (op.probe(workflow, ctx) if op.probe is not None else op(workflow, _trial(ctx)) is not None)
+    ]
+
+
+def mutate(
+    workflow: Workflow,
+    ctx: EditContext,
+    *,
+    n_edits: int,
+    operators: Sequence[Operator] = RULE_OPERATORS,
+    revalidate: Callable[[Workflow], list[Diagnostic]] | None = None,
+) -> tuple[Workflow, list[str]]:
+    """Apply up to `n_edits` rule-based edits in a row (exploration); returns the result and the names
+    of the edits made. Each edit is drawn among the applicable operators with `ctx.rng`, in proportion
+    to `weight`, times `ON_TARGET_WEIGHT` for operators that target the earliest failing stage.
+    `revalidate` (e.g. the static checks) refreshes the diagnostics between edits; without it, later
+    edits rely on their own checks of the data."""
+    current, names = workflow, []
+    for _ in range(n_edits):
+        ops = applicable_operators(current, ctx, operators)
+        if not ops:
+            break
+        first = earliest_stage(list(ctx.diagnostics))
+        weights = [op.weight * (ON_TARGET_WEIGHT if first in op.stages else 1.0) for op in ops]
+        op = ctx.rng.choices(ops, weights=weights)[0]
+        result = op(current, ctx)
+        if result is None:
+            continue
+        current = result
+        names.append(op.name)
+        if revalidate is not None:
+            ctx = replace(ctx, diagnostics=revalidate(current))
+    return current, names
+
+
+# -- the model-guided local edit ---------------------------------------------------------------------
+
+
+def _rewrite_target(workflow: Workflow, ctx: EditContext) -> str | None:
+    """A node blamed at the earliest stage; with only node-less feedback (e.g. coverage), the last node."""
+    ids = {n.id for n in workflow.nodes}
+    blamed = [d for d in ctx.diagnostics if d.node in ids]
+    if blamed:
+        first = min(d.stage for d in blamed)
+        return ctx.rng.choice(blamed_nodes(d for d in blamed if d.stage == first))
+    return workflow.nodes[-1].id if workflow.nodes and ctx.diagnostics else None
+
+
+def _signature(spec: ToolSpec) -> str:
+    props, needed = properties(spec.input_schema), set(required(spec.input_schema))
+    args = []
+    for name, prop in props.items():
+        options = enum_values(prop)
+        kind = "|".join(map(str, options)) if options else "|".join(sorted(prop_types(prop))) or "any"
+        args.append(f"{name}{'' if name in needed else '?'}: {kind}")
+    return f"{spec.name}({', '.join(args)}) -- {spec.description.strip()[:200]}"
+
+
+def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tools: int = 5) -> str:
+    """What the model sees to rewrite one node: task, node, blamed diagnostics, tools, neighbours."""
+    node = workflow.node(node_id)
+    if node is None:
+        raise KeyError(node_id)
+    spec = ctx.catalog.get(node.tool)
+    lines = [f"Task: {ctx.task}", "", f"Node to rewrite ({node_id}):"]
+    lines.append(json.dumps(node.model_dump(), ensure_ascii=False, default=str))
+    problems = [d for d in ctx.diagnostics if d.node in (node_id, None)]
+    lines += ["", "Problems:", *([f"- {d}" for d in problems] or ["- (none reported)"])]
+    lines += ["", "Its tool:", f"- {_signature(spec)}" if spec else f"- {node.tool} is not in the catalog"]
+    others = closest_tools(node.tool, ctx.catalog, hint=node.why, arg_names=node.args, exclude=[node.tool])
+    fits = [f"- {_signature(s)}" for score, s in others[:max_tools] if score >= OTHER_TOOL_THRESHOLD]
+    lines += ["", "Other tools that may fit:", *(fits or ["- (none)"])]
+    lines += ["", "Outputs it may reference:"]
+    downstream = descendants(workflow, node_id) | {node_id}
+    upstream = [n for n in workflow.nodes if n.id not in downstream]
+    for other in upstream:
+        paths = [path_text(other.id, p) for p in output_paths(other, ctx)][:8]
+        lines.append(f"- {other.id} ({other.tool}): {', '.join(paths)}")
+    users = [
+        f"{n.id} at {where}" for n in workflow.nodes for where, r in find_refs(n.args) if r.node == node_id
+    ]
+    if node_id in workflow.answer.uses or any(
+        r.node == node_id for _, r in find_refs(workflow.answer.template)
+    ):
+        users.append("the answer")
+    lines += ["", f"Its output is used by: {', '.join(users) or 'nothing yet'}", ""]
+    lines.append(
+        f'Reply with one JSON object: the node {{"id": "{node_id}", "tool": ..., "args": {{...}}}}, or '
+        f'{{"nodes": [...]}} to replace it with several steps (the one with id "{node_id}", else the '
+        "last, replaces it; new ids are inserted before it). Reference outputs as "
+        '{"$ref": "<node>.<key>"}.'
+    )
+    return "\n".join(lines)
+
+
+def splice(
+    workflow: Workflow, target: str, reply: Mapping[str, Any], *, avoid: Iterable[str] = ()
+) -> Workflow | None:
+    """The workflow with the model's reply spliced in place of `target` (see the module docstring).
+    New nodes without an id get a fresh `n<k>` not in the workflow, the reply, nor `avoid`."""
+    items: Any = reply.get("nodes")
+    if not isinstance(items, list):
+        single = reply.get("node", reply if "tool" in reply else None)
+        items = [single] if isinstance(single, Mapping) else None
+    if not items or not all(isinstance(i, Mapping) for i in items):
+        return None
+    drafts = [dict(i) for i in items]
+    if not any(d.get("id") == target for d in drafts):
+        if "id" in drafts[-1]:
+            return None
+        drafts[-1]["id"] = target
+    taken = {n.id for n in workflow.nodes} | {str(d["id"]) for d in drafts if "id" in d} | set(avoid)
+    for draft in drafts:
+        if "id" not in draft:
+            k = 1
+            while f"n{k}" in taken:
+                k += 1
+            draft["id"] = f"n{k}"
+            taken.add(draft["id"])
+    try:
+        nodes = [Node.model_validate(d) for d in drafts]
+    except ValidationError:
+        return None
+    if len({n.id for n in nodes}) != len(nodes) or not all(NODE_ID.match(n.id) for n in nodes):
+        return None
+    work = workflow.model_copy(deep=True)
+    position = {n.id: i for i, n in enumerate(work.nodes)}
+    inserted = []
+    for node in nodes:
+        if node.id in position:
+            work.nodes[position[node.id]] = node
+        else:
+            inserted.append(node)
+    index = position[target]
+    work.nodes[index:index] = inserted
+    return work
+
+
+def model_guided(rewrite: Rewrite, *, name: str = "model_rewrite", max_tools: int = 5) -> Operator:
+    """The model-guided local edit: rewrite the node the diagnostics blame first, through `rewrite`."""
+
+    def edit(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+        target = _rewrite_target(workflow, ctx)
+        if target is None:
+            return None
+        reply = rewrite(node_context(workflow, target, ctx, max_tools=max_tools))
+        return splice(workflow, target, reply, avoid=ctx.traced_ids()) if reply is not None else None
+
+    def probe(workflow: Workflow, ctx: EditContext) -> bool:
+        return bool(workflow.nodes) and bool(ctx.diagnostics)
+
+    return Operator(name, edit, frozenset(Stage), "rewrite one blamed node with the model", probe=probe)

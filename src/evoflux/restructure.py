@@ -1,0 +1,270 @@
+"""Graph-level edits: insert a producer node, delete a node, swap a tool for a similar one, break a
+cycle, put nodes in dependency order.
+
+Like the repairs, each is an `EditFn` that returns a new workflow or None and never changes its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Any
+
+from evoflux.diagnostics import Stage
+from evoflux.edits import (
+    EditContext,
+    blamed_nodes,
+    cut_refs,
+    descendants,
+    fresh_id,
+    node_of,
+    path_text,
+    pick_site,
+    schema_paths,
+)
+from evoflux.graph import CycleError, Node, Workflow, find_refs
+from evoflux.matching import (
+    NO_VALUE,
+    key_similarity,
+    name_similarity,
+    properties,
+    required,
+    word_overlap,
+    words,
+)
+from evoflux.repairs import fill_value, rename_map
+from evoflux.tools import ToolSpec
+
+__all__ = [
+    "break_cycle",
+    "delete_node",
+    "insert_producer",
+    "rank_producers",
+    "reorder_nodes",
+    "swap_tool",
+    "without_node",
+]
+
+PRODUCER_THRESHOLD = 0.5
+PRODUCER_KEY_THRESHOLD = 0.6
+SWAP_THRESHOLD = 0.3
+
+
+# -- insert a producer -------------------------------------------------------------------------------
+
+
+def rank_producers(
+    name: str, catalog: Mapping[str, ToolSpec], *, exclude: set[str] | None = None
+) -> list[tuple[float, ToolSpec, tuple[str | int, ...]]]:
+    """Catalog tools that look like they produce a value called `name`, best first, with the output
+    path to take it from (empty: the whole output).
+
+    Score: the best output-schema key matching the name, else the name's words in the tool's name
+    (weight 0.8) or in its description (weight 0.6).
+    """
+    wanted = words(name)
+    ranked: list[tuple[float, ToolSpec, tuple[str | int, ...]]] = []
+    for spec in catalog.values():
+        if spec.unusable or spec.name in (exclude or set()):
+            continue
+        key_score = 0.0
+        key: tuple[str | int, ...] = ()
+        for path in schema_paths(spec.output_schema or {}):
+            last = [s for s in path if isinstance(s, str)][-1:]
+            score = key_similarity(name, last[0]) if last else 0.0
+            if score > key_score:
+                key_score, key = score, path
+        in_name = 0.8 * word_overlap(wanted, words(spec.tool))
+        in_description = 0.6 * word_overlap(wanted, words(spec.description))
+        path = key if key_score >= PRODUCER_KEY_THRESHOLD else ()
+        ranked.append((max(key_score, in_name, in_description), spec, path))
+    ranked.sort(key=lambda item: (-item[0], item[1].name))
+    return ranked
+
+
+def insert_producer(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Add a node before a consumer to produce a required argument that no literal can fill (no default,
+    no upstream key, nothing in the task), and reference its output from the consumer."""
+    gaps: dict[str, list[str]] = {}
+    for node in workflow.nodes:
+        spec = ctx.catalog.get(node.tool)
+        if spec is None:
+            continue
+        props = properties(spec.input_schema)
+        for name in required(spec.input_schema):
+            if name not in node.args:
+                found = fill_value(
+                    workflow, node, name, props.get(name, {}), ctx, taken=list(node.args.values())
+                )
+                if found is NO_VALUE:
+                    gaps.setdefault(node.id, []).append(name)
+    target = pick_site(list(gaps), ctx, [Stage.SCHEMA, Stage.EXECUTE])
+    if target is None:
+        return None
+    name = ctx.rng.choice(gaps[target])
+    consumer = node_of(workflow, target)
+    ranked = rank_producers(name, ctx.catalog, exclude={consumer.tool})
+    if not ranked or ranked[0][0] < PRODUCER_THRESHOLD:
+        return None
+    _, spec, path = ranked[0]
+    work = workflow.model_copy(deep=True)
+    new = Node(id=fresh_id(work, avoid=ctx.traced_ids()), tool=spec.name, why=f"provides {name} for {target}")
+    blocked = descendants(work, target) | {target}
+    props = properties(spec.input_schema)
+    for arg in required(spec.input_schema):
+        value = fill_value(
+            work, new, arg, props.get(arg, {}), ctx, taken=list(new.args.values()), blocked=blocked
+        )
+        if value is not NO_VALUE:
+            new.args[arg] = value
+    index = next(i for i, n in enumerate(work.nodes) if n.id == target)
+    work.nodes.insert(index, new)
+    work.nodes[index + 1].args[name] = {"$ref": path_text(new.id, path)}
+    return work
+
+
+# -- delete a node -----------------------------------------------------------------------------------
+
+
+def without_node(workflow: Workflow, node_id: str) -> Workflow:
+    """A copy without the node; references to it are removed from arguments, `answer.uses` and the
+    answer template."""
+    work = workflow.model_copy(deep=True)
+    work.nodes = [n for n in work.nodes if n.id != node_id]
+    for node in work.nodes:
+        node.args = cut_refs(node.args, {node_id}) or {}
+    work.answer.uses = [u for u in work.answer.uses if u != node_id]
+    work.answer.template = cut_refs(work.answer.template, {node_id}) or ""
+    return work
+
+
+def _unused(workflow: Workflow) -> list[str]:
+    """Nodes whose output no other node and no part of a declared answer uses."""
+    if not workflow.answer.uses and not workflow.answer.template:
+        return []
+    used = {d for deps in workflow.dependencies().values() for d in deps}
+    used |= set(workflow.answer.uses) | {r.node for _, r in find_refs(workflow.answer.template)}
+    return [n.id for n in workflow.nodes if n.id not in used]
+
+
+def delete_node(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Delete a blamed node (else a node nobody uses) and clean up references to it."""
+    if len(workflow.nodes) < 2:
+        return None
+    ids = {n.id for n in workflow.nodes}
+    sites = [n for n in blamed_nodes(ctx.diagnostics) if n in ids] or _unused(workflow)
+    return without_node(workflow, ctx.rng.choice(sites)) if sites else None
+
+
+# -- swap a tool -------------------------------------------------------------------------------------
+
+
+def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Replace the tool of a failing node with the catalog tool whose schema is most alike (Jaccard of
+    property names, 0.6, and name similarity, 0.4), mapping arguments by name."""
+    ids = {n.id for n in workflow.nodes}
+    failing = blamed_nodes(d for d in ctx.diagnostics if d.stage in (Stage.EXECUTE, Stage.SCHEMA))
+    target = pick_site([n for n in failing if n in ids], ctx, [Stage.EXECUTE])
+    if target is None:
+        return None
+    node = node_of(workflow, target)
+    current = ctx.catalog.get(node.tool)
+    old_props = set(properties(current.input_schema)) if current else set(node.args)
+    old_name = current.tool if current else node.tool.rsplit(".", 1)[-1]
+    ranked: list[tuple[float, ToolSpec]] = []
+    for spec in ctx.catalog.values():
+        if spec.name == node.tool or spec.unusable:
+            continue
+        props = set(properties(spec.input_schema))
+        union = old_props | props
+        jaccard = len(old_props & props) / len(union) if union else 1.0
+        ranked.append((0.6 * jaccard + 0.4 * name_similarity(old_name, spec.tool), spec))
+    ranked.sort(key=lambda item: (-item[0], item[1].name))
+    if not ranked or ranked[0][0] < SWAP_THRESHOLD:
+        return None
+    spec = ctx.rng.choice([s for score, s in ranked if score >= ranked[0][0] - 0.05])
+    work = workflow.model_copy(deep=True)
+    swapped = node_of(work, target)
+    swapped.tool = spec.name
+    swapped.args = _map_args(swapped.args, spec.input_schema)
+    return work
+
+
+def _map_args(args: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    props = properties(schema)
+    if not props:
+        return args
+    renames = rename_map(args, schema)
+    mapped = {renames.get(k, k): v for k, v in args.items()}
+    return {k: v for k, v in mapped.items() if k in props}
+
+
+# -- cycles and order --------------------------------------------------------------------------------
+
+
+def _cycle_edges(workflow: Workflow) -> list[tuple[str, str]]:
+    """(consumer, producer) edges of one cycle, or [] when the graph is acyclic."""
+    try:
+        workflow.waves()
+    except CycleError as error:
+        cycle = [str(n) for n in error.args[1]]
+        deps = workflow.dependencies()
+        edges: list[tuple[str, str]] = []
+        for a, b in pairwise(cycle):
+            if b in deps.get(a, set()):
+                edges.append((a, b))
+            elif a in deps.get(b, set()):
+                edges.append((b, a))
+        return edges
+    return []
+
+
+def break_cycle(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Cut one edge of a dependency cycle, preferring a back edge (one pointing at a later node). The
+    reference is replaced by a literal from the schema or the task when one fits, else removed."""
+    edges = _cycle_edges(workflow)
+    if not edges:
+        return None
+    order = {n.id: i for i, n in enumerate(workflow.nodes)}
+    back = [(c, p) for c, p in edges if order.get(p, 0) >= order.get(c, 0)] or edges
+    consumer, producer = ctx.rng.choice(back)
+    work = workflow.model_copy(deep=True)
+    node = node_of(work, consumer)
+    spec = ctx.catalog.get(node.tool)
+    props = properties(spec.input_schema) if spec else {}
+    blocked = descendants(work, consumer) | {consumer}
+    args: dict[str, Any] = {}
+    for key, value in node.args.items():
+        if all(ref.node != producer for _, ref in find_refs(value)):
+            args[key] = value
+            continue
+        kept = cut_refs(value, {producer})
+        if kept is None:
+            kept = fill_value(
+                work, node, key, props.get(key, {}), ctx, taken=list(args.values()), blocked=blocked
+            )
+        if kept is not NO_VALUE:
+            args[key] = kept
+    node.args = args
+    return work
+
+
+def reorder_nodes(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """List nodes in dependency order (a stable topological sort) when one references a later node."""
+    position = {n.id: i for i, n in enumerate(workflow.nodes)}
+    deps = {
+        n.id: {d for d in workflow.dependencies().get(n.id, set()) if d in position} for n in workflow.nodes
+    }
+    if not any(position[d] > position[n] for n, ds in deps.items() for d in ds) or _cycle_edges(workflow):
+        return None
+    done: set[str] = set()
+    ordered: list[Node] = []
+    pending = list(workflow.model_copy(deep=True).nodes)
+    while pending:
+        ready = next((n for n in pending if deps[n.id] <= done), None)
+        if ready is None:
+            return None
+        pending.remove(ready)
+        ordered.append(ready)
+        done.add(ready.id)
+    return workflow.model_copy(update={"nodes": ordered}, deep=True)

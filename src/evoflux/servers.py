@@ -1,0 +1,306 @@
+"""MCP server processes: finding their commands, their environment, their stderr, cleaning up after them,
+and the one-time warm-up (`evoflux setup`) that caches pinned `uvx`/`npx` packages for offline runs.
+
+Warm-up, per server: if the configured (offline) command already starts and lists its tools, it is ready.
+Otherwise the same command without `--offline` is started once, with network access, and held until it
+answers `initialize` and `tools/list`, which proves the package is installed in uv's or npm's cache; then
+the offline command is checked again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+import anyio
+import httpx2  # the SDK's own HTTP client; headers reach the server through it
+import mcp_types as types
+from mcp.client._transport import TransportStreams  # the SDK names this type only in a private module
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from evoflux.config import HttpServer, ServerConfig, ServersConfig, StdioServer
+from evoflux.errors import ServerStartError
+
+__all__ = [
+    "CATALOG_ID_ENV",
+    "CLIENT_INFO",
+    "CommandNotFound",
+    "StderrLog",
+    "WarmResult",
+    "marked_processes",
+    "open_transport",
+    "probe_server",
+    "reap_marked",
+    "resolve_command",
+    "server_env",
+    "start_error",
+    "warm_servers",
+]
+
+CATALOG_ID_ENV = "EVOFLUX_CATALOG_ID"
+CLIENT_INFO = types.Implementation(name="evoflux", version="0.1.0")
+_OFFLINE_ARGS = {"--offline"}
+_OFFLINE_ENV = {"UV_OFFLINE", "npm_config_offline", "NPM_CONFIG_OFFLINE"}
+_NOT_CACHED = ("ENOTCACHED", "network was disabled", "not found in the cache", "--offline")
+
+
+class CommandNotFound(OSError):
+    """A server's `command` is neither on PATH nor next to the running Python."""
+
+
+def resolve_command(command: str, cwd: str | None = None) -> str:
+    """The executable for `command`: a path as given, else PATH, else the directory of `sys.executable`.
+
+    The last lets `uvx` from a pip-installed `uv` work without activating the virtual environment.
+    """
+    if os.sep in command:
+        path = Path(command) if Path(command).is_absolute() else Path(cwd or ".") / command
+        if os.access(path, os.X_OK) and path.is_file():
+            return str(path)
+        raise CommandNotFound(f"{path} is not an executable file")
+    found = shutil.which(command) or shutil.which(command, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise CommandNotFound(
+            f"command {command!r} was found neither on PATH nor in {Path(sys.executable).parent}"
+        )
+    return found
+
+
+def server_env(extra: Mapping[str, str], catalog_id: str) -> dict[str, str]:
+    """The whole parent environment, the server's own `env` on top, and the marker of its catalog."""
+    return {**os.environ, **extra, CATALOG_ID_ENV: catalog_id}
+
+
+class StderrLog:
+    """A server's stderr, kept in an unnamed temporary file that we read without moving its offset."""
+
+    def __init__(self) -> None:
+        fd, path = tempfile.mkstemp(prefix="evoflux-stderr-")
+        os.unlink(path)
+        self.file = os.fdopen(fd, "w+", encoding="utf-8", errors="replace")
+
+    def head(self, max_bytes: int = 4000) -> str:
+        """The first `max_bytes` written so far."""
+        return self._read(0, max_bytes)
+
+    def tail(self, max_bytes: int = 4000) -> str:
+        """The last `max_bytes` written so far."""
+        size = os.fstat(self.file.fileno()).st_size
+        return self._read(max(0, size - max_bytes), max_bytes)
+
+    def _read(self, offset: int, count: int) -> str:
+        if self.file.closed:
+            return ""
+        return os.pread(self.file.fileno(), count, offset).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Release the file."""
+        self.file.close()
+
+
+async def open_transport(
+    stack: AsyncExitStack, config: ServerConfig, *, catalog_id: str, stderr: TextIO | None
+) -> TransportStreams:
+    """Start (stdio) or reach (HTTP) one server; `stack` owns it, and closing the stack stops it.
+
+    A stdio server gets its own process session: the SDK's stdio client closes its stdin on exit, then
+    terminates and kills its process group after a grace period.
+    """
+    if isinstance(config, HttpServer):
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
+        )
+        return await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
+    if config.cwd is not None and not Path(config.cwd).is_dir():
+        raise CommandNotFound(f"its working directory {config.cwd} does not exist")
+    params = StdioServerParameters(
+        command=resolve_command(config.command, config.cwd),
+        args=config.args,
+        env=server_env(config.env, catalog_id),  # the SDK's default keeps only HOME, PATH and a few more
+        cwd=config.cwd,
+    )
+    errlog = stderr if stderr is not None else sys.stderr
+    return await stack.enter_async_context(stdio_client(params, errlog=errlog))
+
+
+def marked_processes(catalog_id: str) -> list[int]:
+    """Live processes whose environment carries `EVOFLUX_CATALOG_ID=catalog_id` (Linux /proc; else [])."""
+    marker = f"{CATALOG_ID_ENV}={catalog_id}".encode()
+    return [pid for pid, environ in _proc_environs() if marker in environ.split(b"\0")]
+
+
+def _proc_environs() -> Iterator[tuple[int, bytes]]:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and int(entry.name) != me:
+            try:
+                yield int(entry.name), (entry / "environ").read_bytes()
+            except OSError:
+                continue
+
+
+async def reap_marked(catalog_id: str, *, wait: float = 2.0) -> list[int]:
+    """SIGKILL every process still marked with `catalog_id` (e.g. one that left its process group),
+    and wait up to `wait` seconds for them to die. Returns the pids it killed."""
+    killed = []
+    for pid in marked_processes(catalog_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            continue
+    with anyio.CancelScope(shield=True), anyio.move_on_after(wait):
+        while killed and marked_processes(catalog_id):
+            await anyio.sleep(0.01)
+    return killed
+
+
+def start_hint(config: ServerConfig, error: BaseException | None, stderr: str) -> str:
+    """The most likely fix for a server that failed to start."""
+    if isinstance(config, HttpServer):
+        return f"check that a server is listening at {config.url} and that the headers are right"
+    if isinstance(error, CommandNotFound):
+        return (
+            "install it (npx comes with Node.js, uvx with `pip install uv`), put it on PATH, "
+            'or give an absolute path as "command"'
+        )
+    if any(s in stderr for s in _NOT_CACHED) or any(a in _OFFLINE_ARGS for a in config.args):
+        return (
+            "if its package is not cached for offline use yet, run `evoflux setup` once with network access"
+        )
+    if isinstance(error, TimeoutError):
+        return "run the command by hand to see where it hangs, or raise connect_timeout"
+    return "run the command by hand to see its own error"
+
+
+def start_error(
+    name: str, config: ServerConfig, error: BaseException | None, stderr: str, timeout: float
+) -> ServerStartError:
+    """A message naming the server, its command, what went wrong, its stderr and the likely fix."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    if isinstance(error, CommandNotFound):
+        reason = str(error)
+    elif isinstance(error, TimeoutError):
+        reason = f"it did not finish initialize and tools/list within {timeout:g} s"
+    elif isinstance(error, MCPError) and error.code == types.CONNECTION_CLOSED:
+        reason = "the process exited (or closed its stdout) before it finished initializing"
+    elif isinstance(error, MCPError):
+        reason = f"it answered JSON-RPC error {error.code}: {error.message}"
+    elif error is None:
+        reason = "its startup was cancelled"
+    else:
+        reason = f"{type(error).__name__}: {error}"
+    where = "url" if isinstance(config, HttpServer) else "command"
+    lines = [f"MCP server {name!r} failed to start: {reason}", f"  {where}: {config.launch_line()}"]
+    if stderr.strip():
+        lines += ["  stderr:", *(f"    {line}" for line in stderr.strip().splitlines()[:15])]
+    lines.append(f"  fix: {start_hint(config, error, stderr)}")
+    return ServerStartError(name, "\n".join(lines))
+
+
+async def probe_server(name: str, config: ServerConfig, *, timeout: float) -> int:
+    """Start one server, initialize, list its first page of tools and stop it; the number of tools.
+
+    Raises `ServerStartError` (with the server's stderr) when it does not get that far within `timeout`.
+    """
+    catalog_id = f"probe-{uuid.uuid4().hex}"
+    log = None if isinstance(config, HttpServer) else StderrLog()
+    error: BaseException | None = None
+    try:
+        with anyio.fail_after(timeout):
+            async with AsyncExitStack() as stack:
+                read, write = await open_transport(
+                    stack, config, catalog_id=catalog_id, stderr=log.file if log else None
+                )
+                session = await stack.enter_async_context(ClientSession(read, write, client_info=CLIENT_INFO))
+                await session.initialize()
+                return len((await session.list_tools()).tools)
+    except Exception as e:
+        error = e
+    finally:
+        await reap_marked(catalog_id)
+        head = log.head() if log else ""
+        if log:
+            log.close()
+    raise start_error(name, config, error, head, timeout)
+
+
+class WarmResult(NamedTuple):
+    """How the warm-up of one server went."""
+
+    name: str
+    ok: bool
+    message: str
+
+
+def online_variant(config: StdioServer) -> StdioServer | None:
+    """The same launch without `--offline` (and offline env switches), or None when it has none."""
+    args = [a for a in config.args if a not in _OFFLINE_ARGS]
+    env = {k: v for k, v in config.env.items() if k not in _OFFLINE_ENV}
+    if args == config.args and env == config.env:
+        return None
+    return config.model_copy(update={"args": args, "env": env})
+
+
+async def warm_servers(
+    config: ServersConfig,
+    *,
+    progress: Callable[[str], None] | None = None,
+    install_timeout: float = 300.0,
+    start_timeout: float = 60.0,
+) -> list[WarmResult]:
+    """Install what each server needs so that it later starts offline; one `WarmResult` per server.
+
+    Servers are handled one after another; each install is bounded by `install_timeout` seconds and each
+    start check by `start_timeout`. Nothing raises for a failing server: its result says why.
+    """
+    say = progress or (lambda _message: None)
+    results = []
+    for name, server in config.servers.items():
+        result = await _warm_one(name, server, say, install_timeout, start_timeout)
+        say(f"{name}: {'ok' if result.ok else 'FAILED'}: {result.message}")
+        results.append(result)
+    return results
+
+
+async def _warm_one(
+    name: str, server: ServerConfig, say: Callable[[str], None], install_timeout: float, start_timeout: float
+) -> WarmResult:
+    say(f"{name}: checking that it starts ({server.launch_line()})")
+    try:
+        return WarmResult(
+            name, True, f"ready, {await probe_server(name, server, timeout=start_timeout)} tools"
+        )
+    except ServerStartError as e:
+        first = e
+    online = online_variant(server) if isinstance(server, StdioServer) else None
+    if online is None:
+        return WarmResult(name, False, str(first))
+    say(f"{name}: installing with network access ({online.launch_line()})")
+    try:
+        await probe_server(name, online, timeout=install_timeout)
+    except ServerStartError as e:
+        return WarmResult(
+            name, False, f"the install failed (the package registry must be reachable once):\n{e}"
+        )
+    say(f"{name}: installed; checking that it starts offline")
+    try:
+        count = await probe_server(name, server, timeout=start_timeout)
+    except ServerStartError as e:
+        return WarmResult(name, False, f"installed, but it does not start offline:\n{e}")
+    return WarmResult(name, True, f"installed, {count} tools, starts offline")

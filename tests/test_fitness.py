@@ -1,0 +1,148 @@
+"""Fitness: the documented order, its components, and a scalar value that agrees with the order."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness, grounding
+from evoflux.graph import Answer, Node, Workflow
+from evoflux.trace import NodeRun, Trace
+
+TASK = "Convert 451 fahrenheit to celsius and tell me the time in Asia/Tokyo"
+WORKFLOW = Workflow(
+    nodes=[
+        Node(id="n1", tool="units.convert_temperature", args={"value": 451, "from_unit": "fahrenheit"}),
+        Node(id="n2", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+    ],
+    answer=Answer(uses=["n1", "n2"]),
+)
+OUTPUTS: dict[str, Any] = {
+    "n1": {"value": 232.7777, "unit": "celsius"},
+    "n2": {"timezone": "Asia/Tokyo", "datetime": "2025-01-01T14:30:00+09:00"},
+}
+ANSWER = "451 F is 232.78 degrees celsius; in Tokyo it is 14:30 on a Wednesday."
+
+
+def _trace(
+    ok: tuple[str, ...] = ("n1", "n2"),
+    answer: str | None = ANSWER,
+    diagnostics: list[Diagnostic] | None = None,
+) -> Trace:
+    runs = {
+        node: NodeRun(
+            node=node,
+            tool="t",
+            status="ok" if node in ok else "error",
+            output=OUTPUTS[node] if node in ok else None,
+        )
+        for node in ("n1", "n2")
+    }
+    return Trace(runs=runs, answer=answer, diagnostics=diagnostics or [])
+
+
+def _fail(stage: Stage, node: str | None = "n1") -> list[Diagnostic]:
+    return [Diagnostic(stage=stage, node=node, message="failed")]
+
+
+def test_stages_order_how_far_a_workflow_got() -> None:
+    ladder = [compute_fitness(WORKFLOW, _trace(diagnostics=_fail(stage)), task=TASK) for stage in Stage]
+    ladder.append(compute_fitness(WORKFLOW, _trace(), task=TASK))
+    assert [f.reached for f in ladder] == list(range(ANSWERED + 1))
+    assert ladder == sorted(ladder) and all(a < b for a, b in pairwise(ladder))
+    assert ladder[-1].stage_label == "answered" and ladder[3].stage_label == "dependency"
+
+
+def test_an_answer_needs_every_node_executed() -> None:
+    partial = compute_fitness(WORKFLOW, _trace(ok=("n1",)), task=TASK)
+    assert partial.reached == Stage.ANSWER and partial.executed == 0.5
+    assert compute_fitness(WORKFLOW, _trace(answer=None), task=TASK).reached == Stage.ANSWER
+
+
+def test_more_nodes_executed_ranks_higher_at_the_same_stage() -> None:
+    execute = _fail(Stage.EXECUTE, "n2")
+    one = compute_fitness(WORKFLOW, _trace(ok=("n1",), answer=None, diagnostics=execute), task=TASK)
+    none = compute_fitness(WORKFLOW, _trace(ok=(), answer=None, diagnostics=execute), task=TASK)
+    assert one.executed == 0.5 and none.executed == 0.0 and none < one
+
+
+def test_coverage_outranks_grounding_and_penalties() -> None:
+    covered = compute_fitness(
+        WORKFLOW, _trace(answer="nothing useful"), Coverage(score=1.0), task="a b 1 2 3"
+    )
+    uncovered = compute_fitness(WORKFLOW, _trace(), Coverage(score=0.0), task=TASK)
+    assert uncovered.grounding > covered.grounding and uncovered.penalty < covered.penalty
+    assert uncovered < covered
+    assert compute_fitness(WORKFLOW, _trace(), None, task=TASK).coverage == 0.0
+
+
+def test_grounding_counts_answer_numbers_and_words_found_in_outputs() -> None:
+    # Checked: 451, 232.78, 14, 30, "degrees", "wednesday" ("celsius" and "tokyo" are in the task).
+    # Found: 232.78 (rounded from 232.7777), 14 and 30 (in the datetime).
+    assert grounding(ANSWER, OUTPUTS, TASK) == 3 / 6
+    assert grounding("It is 14:30.", OUTPUTS, TASK) == 1.0
+    assert grounding(None, OUTPUTS, TASK) == 0.0
+    assert grounding("Done", OUTPUTS, TASK) == 0.0
+    assert grounding("The time in Tokyo", OUTPUTS, TASK) == 0.0
+
+
+def test_penalties_for_lost_intent() -> None:
+    lossy = Workflow(
+        nodes=[
+            Node(id="n1", tool="units.convert_temperature", args={"value": 1}),
+            Node(id="n2", tool="time.get_current_time", args={"timezone": "UTC"}),
+        ],
+        answer=Answer(uses=["n1"]),
+    )
+    fitness = compute_fitness(lossy, _trace(), task="Convert 451 F, then 2 more", seed_size=4)
+    assert fitness.unused_quantities == 1.0 and fitness.unused_outputs == 0.5 and fitness.dropped_steps == 0.5
+    assert fitness.penalty == pytest.approx(0.4 + 0.15 + 0.1 + 0.01)
+    full = compute_fitness(WORKFLOW, _trace(), task="Convert 451 F", seed_size=2)
+    assert full.penalty == pytest.approx(0.01) and fitness < full
+
+
+def test_an_answer_that_names_no_sources_uses_the_final_outputs() -> None:
+    chain = WORKFLOW.model_copy(update={"answer": Answer()})
+    assert compute_fitness(chain, _trace(), task=TASK).unused_outputs == 0.0
+
+
+def test_smaller_workflows_win_ties() -> None:
+    small, large = Fitness(reached=ANSWERED, size=2), Fitness(reached=ANSWERED, size=3)
+    assert large < small and small.key()[:4] == large.key()[:4]
+
+
+def test_coverage_feedback_renders_as_answer_diagnostics() -> None:
+    (diagnostic,) = Coverage(score=0.5, missing=["the temperature in kelvin"]).feedback()
+    assert diagnostic.stage == Stage.ANSWER and diagnostic.node is None
+    assert "the temperature in kelvin" in str(diagnostic) and diagnostic.hint
+
+
+def test_worst_and_best_values() -> None:
+    assert Fitness.worst().value < 1 / (ANSWERED + 1)
+    best = Fitness(reached=ANSWERED, executed=1.0, coverage=1.0, grounding=1.0)
+    assert best.value == 1.0 and Fitness.worst() < best
+
+
+_fitness = st.builds(
+    Fitness,
+    reached=st.integers(0, ANSWERED),
+    executed=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+    coverage=st.sampled_from([0.0, 0.3, 1.0]),
+    grounding=st.sampled_from([0.0, 0.5, 1.0]),
+    unused_quantities=st.sampled_from([0.0, 1.0]),
+    unused_outputs=st.sampled_from([0.0, 0.5]),
+    dropped_steps=st.sampled_from([0.0, 0.5]),
+    size=st.integers(0, 30),
+)
+
+
+@given(_fitness, _fitness)
+def test_value_is_strictly_monotone_with_the_order(a: Fitness, b: Fitness) -> None:
+    assert 0.0 <= a.value <= 1.0
+    assert (a < b) == (a.value < b.value)
+    assert (a.key() == b.key()) == (a.value == b.value)

@@ -1,0 +1,643 @@
+"""The edit operators: each fixes the failure it targets, never changes its input, and is deterministic
+under a seeded random.Random."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.graph import Answer, Node, Workflow
+from evoflux.operators import (
+    OPERATORS_BY_NAME,
+    RULE_OPERATORS,
+    EditContext,
+    applicable_operators,
+    blamed_nodes,
+    model_guided,
+    mutate,
+    node_context,
+    splice,
+)
+from evoflux.tools import ToolSpec
+from evoflux.trace import NodeRun, Trace
+
+
+def _tool(
+    name: str, description: str, schema: dict[str, Any], output: dict[str, Any] | None = None
+) -> ToolSpec:
+    server, tool = name.split(".")
+    return ToolSpec(
+        name=name,
+        server=server,
+        tool=tool,
+        description=description,
+        input_schema=schema,
+        output_schema=output,
+    )
+
+
+def _str(description: str = "") -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+UNITS = ["celsius", "fahrenheit", "kelvin"]
+CATALOG = {
+    spec.name: spec
+    for spec in [
+        _tool(
+            "time.get_current_time",
+            "Get current time in a specific timezone",
+            {
+                "type": "object",
+                "properties": {"timezone": _str("IANA timezone name (e.g. 'America/New_York')")},
+                "required": ["timezone"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"timezone": _str(), "datetime": _str(), "is_dst": {"type": "boolean"}},
+            },
+        ),
+        _tool(
+            "time.convert_time",
+            "Convert time between timezones",
+            {
+                "type": "object",
+                "properties": {
+                    "source_timezone": _str("Source IANA timezone name"),
+                    "time": _str("Time to convert in 24-hour format (HH:MM)"),
+                    "target_timezone": _str("Target IANA timezone name"),
+                },
+                "required": ["source_timezone", "time", "target_timezone"],
+            },
+        ),
+        _tool(
+            "calc.calculate",
+            "Evaluate an arithmetic expression",
+            {"type": "object", "properties": {"expression": _str()}, "required": ["expression"]},
+        ),
+        _tool(
+            "units.convert_temperature",
+            "Convert a temperature between units",
+            {
+                "type": "object",
+                "properties": {
+                    "value": {"type": "number"},
+                    "from_unit": {"type": "string", "enum": UNITS},
+                    "to_unit": {"type": "string", "enum": UNITS},
+                },
+                "required": ["value", "from_unit", "to_unit"],
+                "additionalProperties": False,
+            },
+        ),
+        _tool(
+            "web.search",
+            "Search the web",
+            {
+                "type": "object",
+                "properties": {
+                    "query": _str(),
+                    "max_results": {"type": "integer", "default": 5},
+                    "safe": {"type": "boolean"},
+                    "sites": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["query", "max_results"],
+            },
+        ),
+        _tool(
+            "wiki.search_articles",
+            "Search encyclopedia articles",
+            {
+                "type": "object",
+                "properties": {"query": _str(), "max_results": {"type": "integer"}},
+                "required": ["query"],
+            },
+        ),
+    ]
+}
+
+
+def _ctx(
+    diagnostics: list[Diagnostic] | None = None, *, task: str = "", trace: Trace | None = None, seed: int = 0
+) -> EditContext:
+    return EditContext(
+        catalog=CATALOG, rng=random.Random(seed), diagnostics=diagnostics or [], trace=trace, task=task
+    )
+
+
+def _wf(*nodes: Node, uses: tuple[str, ...] = (), template: str = "") -> Workflow:
+    return Workflow(nodes=list(nodes), answer=Answer(uses=list(uses), template=template))
+
+
+def _diag(stage: Stage, node: str | None, path: str | None = None, message: str = "broken") -> Diagnostic:
+    return Diagnostic(stage=stage, node=node, path=path, message=message)
+
+
+def _args(workflow: Workflow, node_id: str) -> dict[str, Any]:
+    node = workflow.node(node_id)
+    assert node is not None
+    return node.args
+
+
+def _apply(name: str, workflow: Workflow, ctx: EditContext) -> Workflow:
+    before = workflow.model_dump()
+    result = OPERATORS_BY_NAME[name](workflow, ctx)
+    assert workflow.model_dump() == before, f"{name} changed its input"
+    assert result is not None, f"{name} did not apply"
+    return result
+
+
+def _time_trace(output: Any) -> Trace:
+    run = NodeRun(node="n1", tool="time.get_current_time", status="ok", output=output)
+    return Trace(runs={"n1": run})
+
+
+TOKYO = {"timezone": "Asia/Tokyo", "datetime": "2025-01-01T14:30:00+09:00", "is_dst": False}
+
+
+# -- blame -------------------------------------------------------------------------------------------
+
+
+def test_blamed_nodes_orders_by_stage_then_appearance() -> None:
+    diagnostics = [
+        _diag(Stage.EXECUTE, "n3"),
+        _diag(Stage.SCHEMA, "n2"),
+        _diag(Stage.ANSWER, None),
+        _diag(Stage.SCHEMA, "n1"),
+        _diag(Stage.EXECUTE, "n2"),
+    ]
+    assert blamed_nodes(diagnostics) == ["n2", "n1", "n3"]
+
+
+# -- resolve -----------------------------------------------------------------------------------------
+
+
+def test_resolve_tool_maps_a_guessed_name_to_the_catalog_tool() -> None:
+    workflow = _wf(Node(id="n1", tool="get_time", args={"timezone": "Asia/Tokyo"}))
+    fixed = _apply("resolve_tool", workflow, _ctx([_diag(Stage.RESOLVE, "n1")]))
+    assert fixed.nodes[0].tool == "time.get_current_time"
+
+
+def test_resolve_tool_accepts_a_wrong_server_prefix() -> None:
+    workflow = _wf(Node(id="n1", tool="temperature.convert_temp", args={"value": 3}))
+    fixed = _apply("resolve_tool", workflow, _ctx())
+    assert fixed.nodes[0].tool == "units.convert_temperature"
+
+
+def test_resolve_tool_leaves_known_tools_alone() -> None:
+    workflow = _wf(Node(id="n1", tool="calc.calculate", args={"expression": "1+1"}))
+    assert OPERATORS_BY_NAME["resolve_tool"](workflow, _ctx()) is None
+
+
+# -- arguments ---------------------------------------------------------------------------------------
+
+
+def test_rename_arg_fixes_misnamed_arguments() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"tz": "Asia/Tokyo"}),
+        Node(id="n2", tool="units.convert_temperature", args={"value": 3, "from": "celsius", "to": "kelvin"}),
+    )
+    ctx = _ctx([_diag(Stage.SCHEMA, "n1", "args.timezone", "'timezone' is a required property")])
+    assert _args(_apply("rename_arg", workflow, ctx), "n1") == {"timezone": "Asia/Tokyo"}
+    ctx = _ctx([_diag(Stage.SCHEMA, "n2", "args")])
+    assert _args(_apply("rename_arg", workflow, ctx), "n2") == {
+        "value": 3,
+        "from_unit": "celsius",
+        "to_unit": "kelvin",
+    }
+
+
+def test_coerce_arg_converts_types() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="units.convert_temperature", args={"value": "3", "from_unit": "celsius"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": 3}),
+        Node(
+            id="n3",
+            tool="web.search",
+            args={"query": "x", "max_results": "3.0", "safe": "true", "sites": "a"},
+        ),
+    )
+    assert _args(_apply("coerce_arg", workflow, _ctx([_diag(Stage.SCHEMA, "n1")])), "n1")["value"] == 3
+    assert _args(_apply("coerce_arg", workflow, _ctx([_diag(Stage.SCHEMA, "n2")])), "n2") == {
+        "expression": "3"
+    }
+    fixed = _args(_apply("coerce_arg", workflow, _ctx([_diag(Stage.SCHEMA, "n3")])), "n3")
+    assert fixed == {"query": "x", "max_results": 3, "safe": True, "sites": ["a"]}
+
+
+def test_coerce_arg_leaves_references_alone() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": {"$ref": "n1.is_dst"}}),
+    )
+    assert OPERATORS_BY_NAME["coerce_arg"](workflow, _ctx()) is None
+
+
+def test_snap_enum_picks_the_nearest_value() -> None:
+    args = {"value": 3, "from_unit": "Farenheit", "to_unit": "C"}
+    workflow = _wf(Node(id="n1", tool="units.convert_temperature", args=args))
+    fixed = _args(_apply("snap_enum", workflow, _ctx()), "n1")
+    assert fixed == {"value": 3, "from_unit": "fahrenheit", "to_unit": "celsius"}
+
+
+def test_drop_unknown_arg_removes_undeclared_arguments() -> None:
+    workflow = _wf(Node(id="n1", tool="time.get_current_time", args={"timezone": "UTC", "format": "iso"}))
+    ctx = _ctx(
+        [_diag(Stage.SCHEMA, "n1", "args", "Additional properties are not allowed ('format' was unexpected)")]
+    )
+    assert _args(_apply("drop_unknown_arg", workflow, ctx), "n1") == {"timezone": "UTC"}
+
+
+def test_add_required_arg_uses_default_then_task_then_enum() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="web.search", args={"query": "evoflux"}),
+        Node(id="n2", tool="units.convert_temperature", args={}),
+    )
+    ctx = _ctx([_diag(Stage.SCHEMA, "n1", "args.max_results")], task="Convert 451 fahrenheit to celsius")
+    assert _args(_apply("add_required_arg", workflow, ctx), "n1")["max_results"] == 5
+    ctx = _ctx([_diag(Stage.SCHEMA, "n2", "args.value")], task="Convert 451 fahrenheit to celsius")
+    assert _args(_apply("add_required_arg", workflow, ctx), "n2") == {
+        "value": 451,
+        "from_unit": "fahrenheit",
+        "to_unit": "celsius",
+    }
+    ctx = _ctx([_diag(Stage.SCHEMA, "n2")], task="How cold is it?")
+    assert _args(_apply("add_required_arg", workflow, ctx), "n2") == {
+        "from_unit": "celsius",
+        "to_unit": "celsius",
+    }
+
+
+def test_add_required_arg_replaces_a_null_the_schema_does_not_allow() -> None:
+    workflow = _wf(Node(id="n1", tool="web.search", args={"query": None, "max_results": None}))
+    ctx = _ctx(task='Search for "mcp servers"')
+    assert _args(_apply("add_required_arg", workflow, ctx), "n1") == {
+        "query": "mcp servers",
+        "max_results": 5,
+    }
+
+
+def test_add_required_arg_reads_timezones_and_clock_times_from_the_task() -> None:
+    workflow = _wf(Node(id="n1", tool="time.convert_time", args={}))
+    ctx = _ctx(task="What is 09:15 in Europe/London as America/New_York time?")
+    assert _args(_apply("add_required_arg", workflow, ctx), "n1") == {
+        "source_timezone": "Europe/London",
+        "time": "09:15",
+        "target_timezone": "America/New_York",
+    }
+
+
+def test_add_required_arg_references_an_upstream_output_with_the_same_key() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="time.convert_time", args={"time": "10:00", "target_timezone": "UTC"}),
+    )
+    ctx = _ctx([_diag(Stage.SCHEMA, "n2", "args.source_timezone")], trace=_time_trace(TOKYO))
+    assert _args(_apply("add_required_arg", workflow, ctx), "n2")["source_timezone"] == {
+        "$ref": "n1.timezone"
+    }
+
+
+def test_fix_args_renames_before_it_drops() -> None:
+    args = {"val": "20", "from": "Celsius", "to_unit": "kelvin", "precision": 2}
+    workflow = _wf(Node(id="n1", tool="units.convert_temperature", args=args))
+    fixed = _args(_apply("fix_args", workflow, _ctx([_diag(Stage.SCHEMA, "n1")])), "n1")
+    assert fixed == {"value": 20, "from_unit": "celsius", "to_unit": "kelvin"}
+
+
+# -- references --------------------------------------------------------------------------------------
+
+
+def test_rebind_ref_uses_a_key_that_exists_in_the_executed_output() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.time}} + 1"}),
+        Node(id="n3", tool="time.convert_time", args={"time": {"$ref": "n1.time"}}),
+    )
+    ctx = _ctx([_diag(Stage.EXECUTE, "n3", "args.time")], trace=_time_trace(TOKYO))
+    fixed = _apply("rebind_ref", workflow, ctx)
+    assert _args(fixed, "n3")["time"] == {"$ref": "n1.datetime"}
+    assert _args(fixed, "n2") == {"expression": "{{n1.time}} + 1"}
+
+
+def test_rebind_ref_uses_the_output_schema_before_execution() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="time.convert_time", args={"time": "$n1.time"}),
+    )
+    assert _args(_apply("rebind_ref", workflow, _ctx()), "n2")["time"] == "$n1.datetime"
+
+
+def test_rebind_ref_points_a_missing_node_at_an_existing_one() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="time.convert_time", args={"time": {"$ref": "n0.datetime"}}),
+        uses=("n2", "step2"),
+    )
+    ctx = _ctx([_diag(Stage.DEPENDENCY, "n2", "args.time")])
+    assert _args(_apply("rebind_ref", workflow, ctx), "n2")["time"] == {"$ref": "n1.datetime"}
+    ctx = _ctx([_diag(Stage.ANSWER, None)])
+    fixed = OPERATORS_BY_NAME["rebind_ref"](_wf(*workflow.nodes[:1], uses=("n_1",)), ctx)
+    assert fixed is not None and fixed.answer.uses == ["n1"]
+
+
+def test_rebind_ref_takes_answer_blame_from_validation() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="time.convert_time", args={"time": {"$ref": "n0.datetime"}}),
+        uses=("n2",),
+        template="It is {{n1.time}}",
+    )
+    blame = Diagnostic(stage=Stage.DEPENDENCY, node="answer", path="answer.template", message="no such field")
+    fixed = _apply("rebind_ref", workflow, _ctx([blame]))
+    assert fixed.answer.template == "It is {{n1.datetime}}" and fixed.nodes == workflow.nodes
+
+
+# -- graph edits -------------------------------------------------------------------------------------
+
+
+def test_insert_producer_adds_a_node_for_an_input_nobody_provides() -> None:
+    args = {"source_timezone": "Asia/Tokyo", "target_timezone": "Europe/Paris"}
+    workflow = _wf(Node(id="n1", tool="time.convert_time", args=args), uses=("n1",))
+    ctx = _ctx(
+        [_diag(Stage.SCHEMA, "n1", "args.time")], task="What time is it in Paris when it is now in Tokyo?"
+    )
+    fixed = _apply("insert_producer", workflow, ctx)
+    producer, consumer = fixed.nodes
+    assert producer.tool == "time.get_current_time" and fixed.waves() == [[producer.id], ["n1"]]
+    assert consumer.args["time"] == {"$ref": f"{producer.id}.datetime"}
+
+
+def test_delete_node_removes_references_and_answer_uses() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.datetime}} now"}),
+        Node(
+            id="n3",
+            tool="time.convert_time",
+            args={"time": {"$ref": "n1.datetime"}, "target_timezone": "UTC"},
+        ),
+        uses=("n1", "n3"),
+        template="At {{n1.datetime}}: {{n3.time}}",
+    )
+    fixed = _apply("delete_node", workflow, _ctx([_diag(Stage.EXECUTE, "n1")]))
+    assert [n.id for n in fixed.nodes] == ["n2", "n3"]
+    assert _args(fixed, "n2") == {"expression": " now"}
+    assert _args(fixed, "n3") == {"target_timezone": "UTC"}
+    assert fixed.answer.uses == ["n3"] and fixed.answer.template == "At : {{n3.time}}"
+
+
+def test_delete_node_without_blame_removes_an_unused_node() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="calc.calculate", args={"expression": "1+1"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "2+2"}),
+        uses=("n2",),
+    )
+    assert [n.id for n in _apply("delete_node", workflow, _ctx()).nodes] == ["n2"]
+
+
+def test_swap_tool_replaces_a_failing_tool_with_a_similar_one() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="web.search", args={"query": "evoflux", "max_results": 3, "safe": True})
+    )
+    ctx = _ctx([_diag(Stage.EXECUTE, "n1", message="HTTP 503")])
+    fixed = _apply("swap_tool", workflow, ctx)
+    assert fixed.nodes[0].tool == "wiki.search_articles"
+    assert fixed.nodes[0].args == {"query": "evoflux", "max_results": 3}
+
+
+def test_break_cycle_cuts_a_back_edge() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args={"timezone": {"$ref": "n2.source_timezone"}}),
+        Node(id="n2", tool="time.convert_time", args={"source_timezone": "$n1.timezone", "time": "10:00"}),
+    )
+    fixed = _apply("break_cycle", workflow, _ctx([_diag(Stage.DEPENDENCY, "n1")], task="Time in Asia/Tokyo?"))
+    assert fixed.waves() == [["n1"], ["n2"]]
+    assert _args(fixed, "n1") == {"timezone": "Asia/Tokyo"}
+
+
+def test_reorder_nodes_puts_producers_first() -> None:
+    workflow = _wf(
+        Node(id="n2", tool="time.convert_time", args={"time": {"$ref": "n1.datetime"}}),
+        Node(id="n1", tool="time.get_current_time", args={"timezone": "UTC"}),
+        Node(id="n3", tool="calc.calculate", args={"expression": "1"}),
+    )
+    fixed = _apply("reorder_nodes", workflow, _ctx())
+    assert [n.id for n in fixed.nodes] == ["n1", "n2", "n3"]
+    assert OPERATORS_BY_NAME["reorder_nodes"](fixed, _ctx()) is None
+
+
+# -- the model-guided edit ---------------------------------------------------------------------------
+
+
+class ScriptedRewrite:
+    """Test double for the planner's local rewrite: replays scripted replies and records the contexts."""
+
+    def __init__(self, *replies: Mapping[str, Any] | None) -> None:
+        self.replies = list(replies)
+        self.contexts: list[str] = []
+
+    def __call__(self, node_context: str) -> Mapping[str, Any] | None:
+        self.contexts.append(node_context)
+        return self.replies.pop(0)
+
+
+BROKEN = _wf(
+    Node(id="n1", tool="time.get_current_time", args={"timezone": "Asia/Tokyo"}),
+    Node(id="n2", tool="calc.calculate", args={"expr": "2 * 21"}),
+    uses=("n2",),
+)
+BLAME = [_diag(Stage.SCHEMA, "n2", "args.expression", "'expression' is a required property")]
+
+
+def test_model_guided_edit_shows_the_blamed_node_and_splices_the_reply() -> None:
+    rewrite = ScriptedRewrite({"tool": "calc.calculate", "args": {"expression": "2 * 21"}})
+    fixed = model_guided(rewrite)(BROKEN, _ctx(BLAME, task="What is 2 * 21?"))
+    assert fixed is not None and _args(fixed, "n2") == {"expression": "2 * 21"}
+    (context,) = rewrite.contexts
+    assert "Node to rewrite (n2)" in context and "'expression' is a required property" in context
+    assert "calc.calculate(expression: string)" in context and "n1.datetime" in context
+
+
+def test_model_guided_edit_can_rewrite_a_neighbourhood() -> None:
+    reply = {
+        "nodes": [
+            {
+                "tool": "units.convert_temperature",
+                "args": {"value": 2, "from_unit": "celsius", "to_unit": "kelvin"},
+            },
+            {"tool": "calc.calculate", "args": {"expression": "{{n3.result}} * 21"}},
+        ]
+    }
+    fixed = model_guided(ScriptedRewrite(reply))(BROKEN, _ctx(BLAME))
+    assert fixed is not None
+    assert [n.id for n in fixed.nodes] == ["n1", "n3", "n2"]
+    assert fixed.waves() == [["n1", "n3"], ["n2"]]
+
+
+def test_model_guided_edit_rejects_invalid_or_empty_replies() -> None:
+    ctx = _ctx(BLAME)
+    assert model_guided(ScriptedRewrite(None))(BROKEN, ctx) is None
+    assert model_guided(ScriptedRewrite({"tool": 3}))(BROKEN, ctx) is None
+    assert (
+        model_guided(ScriptedRewrite({"nodes": [{"id": "n9", "tool": "calc.calculate"}]}))(BROKEN, ctx)
+        is None
+    )
+    assert model_guided(ScriptedRewrite({"id": "bad id!", "tool": "x.y"}))(BROKEN, ctx) is None
+    assert model_guided(ScriptedRewrite(BROKEN.nodes[1].model_dump()))(BROKEN, ctx) is None
+    assert model_guided(ScriptedRewrite())(BROKEN, _ctx()) is None
+
+
+def test_splice_replaces_existing_neighbours_in_place() -> None:
+    reply = {
+        "nodes": [{"id": "n1", "tool": "time.get_current_time", "args": {"timezone": "UTC"}}, {"tool": "x.y"}]
+    }
+    fixed = splice(BROKEN, "n2", reply)
+    assert fixed is not None and [(n.id, n.tool) for n in fixed.nodes] == [
+        ("n1", "time.get_current_time"),
+        ("n2", "x.y"),
+    ]
+    assert _args(fixed, "n1") == {"timezone": "UTC"}
+
+
+def test_node_context_lists_only_upstream_outputs() -> None:
+    chain = _wf(*BROKEN.nodes[:1], Node(id="n2", tool="calc.calculate", args={"expression": "$n1.is_dst"}))
+    context = node_context(chain, "n1", _ctx(BLAME))
+    assert "Outputs it may reference:\n\nIts output is used by: n2 at expression" in context
+
+
+# -- applying several edits --------------------------------------------------------------------------
+
+MESSY = _wf(
+    Node(id="n1", tool="get_time", args={"tz": "Asia/Tokyo", "verbose": True}),
+    Node(id="n2", tool="units.convert_temperature", args={"value": "451", "from": "F", "to_unit": "Celsius"}),
+    Node(id="n3", tool="time.convert_time", args={"time": {"$ref": "n1.time"}}),
+    uses=("n2", "n3"),
+)
+MESSY_DIAGNOSTICS = [
+    _diag(Stage.RESOLVE, "n1"),
+    _diag(Stage.SCHEMA, "n2", "args.from_unit"),
+    _diag(Stage.SCHEMA, "n3", "args.source_timezone"),
+]
+
+
+def test_every_operator_leaves_its_input_unchanged() -> None:
+    for seed in range(5):
+        for op in RULE_OPERATORS:
+            before = MESSY.model_dump()
+            op(MESSY, _ctx(MESSY_DIAGNOSTICS, task="Convert 451 F to celsius in Asia/Tokyo", seed=seed))
+            assert MESSY.model_dump() == before, op.name
+
+
+def test_applicable_operators_draw_nothing_from_the_search_rng() -> None:
+    ctx = _ctx(MESSY_DIAGNOSTICS)
+    state = ctx.rng.getstate()
+    names = {op.name for op in applicable_operators(MESSY, ctx)}
+    assert ctx.rng.getstate() == state
+    assert {"resolve_tool", "fix_args", "snap_enum", "rename_arg"} <= names
+    assert "break_cycle" not in names and "rebind_ref" not in names  # n1's keys are unknown until resolved
+
+
+def test_mutate_applies_several_named_edits_deterministically() -> None:
+    runs = [mutate(MESSY, _ctx(MESSY_DIAGNOSTICS, seed=7), n_edits=4) for _ in range(2)]
+    (first, names), (second, names_again) = runs
+    assert first.canonical() == second.canonical() and names == names_again
+    assert 1 <= len(names) <= 4 and set(names) <= set(OPERATORS_BY_NAME)
+    assert first.canonical() != MESSY.canonical()
+
+
+def _revalidate(workflow: Workflow) -> list[Diagnostic]:
+    """A stand-in for the static checks: unknown tools and literal arguments against the schemas."""
+    found = []
+    for node in workflow.nodes:
+        spec = CATALOG.get(node.tool)
+        if spec is None:
+            found.append(_diag(Stage.RESOLVE, node.id))
+            continue
+        literals = {k: v for k, v in node.args.items() if not isinstance(v, dict)}
+        schema = {
+            **spec.input_schema,
+            "required": [r for r in spec.input_schema["required"] if r in literals],
+        }
+        for error in Draft202012Validator(schema).iter_errors(literals):
+            found.append(_diag(Stage.SCHEMA, node.id, "args", error.message))
+        found += [
+            _diag(Stage.SCHEMA, node.id) for name in spec.input_schema["required"] if name not in node.args
+        ]
+    return found
+
+
+def test_mutate_with_revalidation_reaches_a_valid_workflow() -> None:
+    safe = [op for op in RULE_OPERATORS if op.name not in ("delete_node", "swap_tool", "insert_producer")]
+    task = "Convert 451 F to celsius, and say what time it is in Asia/Tokyo as UTC"
+    for seed in range(10):
+        ctx = _ctx(_revalidate(MESSY), task=task, seed=seed)
+        fixed, names = mutate(MESSY, ctx, n_edits=30, operators=safe, revalidate=_revalidate)
+        assert _revalidate(fixed) == [], (seed, names)
+        assert _args(fixed, "n2") == {"value": 451, "from_unit": "fahrenheit", "to_unit": "celsius"}, names
+        assert _args(fixed, "n3")["time"] == {"$ref": "n1.datetime"}, names
+
+
+# -- robustness --------------------------------------------------------------------------------------
+
+_ids = st.sampled_from(["n1", "n2", "n3", "n9"])
+_values: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 500),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(["3", "true", "Celsius", "Asia/Tokyo", "", "{{n1.datetime}} x", "$n2.time", "$n9"]),
+        _ids.map(lambda i: {"$ref": f"{i}.datetime"}),
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+_arg_names = st.sampled_from(
+    ["timezone", "tz", "value", "from", "to_unit", "time", "expression", "query", "x"]
+)
+_nodes = st.lists(
+    st.builds(
+        Node,
+        id=_ids,
+        tool=st.sampled_from([*CATALOG, "get_time", "nope.nothing"]),
+        args=st.dictionaries(_arg_names, _values, max_size=4),
+    ),
+    max_size=4,
+)
+_workflows = st.builds(
+    Workflow,
+    nodes=_nodes,
+    answer=st.builds(
+        Answer, uses=st.lists(_ids, max_size=2), template=st.sampled_from(["", "{{n1.x}} and {{n7}}"])
+    ),
+)
+_diagnostics = st.lists(
+    st.builds(Diagnostic, stage=st.sampled_from(list(Stage)), node=st.none() | _ids, message=st.just("m")),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_workflows, _diagnostics, st.integers(0, 3), st.booleans())
+def test_operators_never_fail_on_messy_workflows(
+    workflow: Workflow, diagnostics: list[Diagnostic], seed: int, traced: bool
+) -> None:
+    trace = _time_trace(TOKYO) if traced else None
+    ctx = _ctx(diagnostics, task="Convert 451 F to celsius at 10:30 in Asia/Tokyo", trace=trace, seed=seed)
+    before = workflow.model_dump()
+    for op in RULE_OPERATORS:
+        result = op(workflow, ctx)
+        assert workflow.model_dump() == before, op.name
+        if result is not None:
+            assert Workflow.model_validate(result.model_dump()).canonical() == result.canonical()
+    mutated, names = mutate(workflow, ctx, n_edits=3)
+    assert len(names) <= 3 and isinstance(mutated, Workflow)
