@@ -343,6 +343,7 @@ async def open_catalog(
     """
     catalog = Catalog(config, call_timeout=call_timeout, max_result_bytes=max_result_bytes)
     stop = anyio.Event()
+    body_error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
             ready = {name: anyio.Event() for name in config.servers}
@@ -357,10 +358,14 @@ async def open_catalog(
                 catalog.failed.update({n: str(e) for n, e in errors.items()})
                 try:
                     yield catalog
+                except Exception as e:  # re-raised below as itself, not inside an ExceptionGroup
+                    body_error = e
                 finally:
                     stop.set()
     finally:
         await reap_marked(catalog.catalog_id)
+    if body_error is not None:
+        raise body_error
     if errors and not skip_failed:
         if len(errors) == 1:
             raise next(iter(errors.values()))

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import typer
 from rich.console import Console
+from pydantic import ValidationError
 from rich.markup import escape
 
+from evoflux.budget import Budget
 from evoflux.catalog import open_catalog
 from evoflux.config import load_servers
 from evoflux.console import ConsoleObserver, print_result, print_tools
 from evoflux.errors import EvofluxError
-from evoflux.methods import METHODS, MethodSettings, Observer
+from evoflux.intensity import IntensityConfig
+from evoflux.methods import METHODS, MethodSettings, Observer, QuietObserver, run_method, visible_tools
+from evoflux.recording import RecordingObserver, config_secrets, default_store_path
+from evoflux.search import SearchSettings, Switches
+from evoflux.store import RunStore
 from evoflux.models import MODELS, ensure_model
 from evoflux.planners.planner import LMPlanner
 from evoflux.planners.spec import SPEC_FORMS, load_model
@@ -89,45 +96,90 @@ def tools(servers: ServersOpt = None, as_json: JsonOpt = False) -> None:
 def run(
     task: Annotated[str, typer.Argument(help="What the workflow should accomplish.")],
     servers: ServersOpt = None,
-    planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@BASE_URL")] = "default",
+    planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@URL")] = "default",
     method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "zero-shot",
     seed: Annotated[int, typer.Option(help="Seed for sampling and search.")] = 0,
+    budget: Annotated[
+        str, typer.Option(help="Search budget, e.g. generations=4,population=6,lm_calls=40,wall_s=900.")
+    ] = "",
+    no_redesign: Annotated[bool, typer.Option("--no-redesign", help="Ablation: no meta-guided redesign.")] = False,
+    no_diversity: Annotated[bool, typer.Option("--no-diversity", help="Ablation: prune to the fittest.")] = False,
+    no_feedback: Annotated[
+        bool, typer.Option("--no-feedback", help="Ablation: no execution during the search.")
+    ] = False,
+    rules_only: Annotated[bool, typer.Option("--rules-only", help="Ablation: no model-guided edits.")] = False,
+    fixed_intensity: Annotated[
+        float | None, typer.Option("--fixed-intensity", help="Ablation: a constant exploration probability.")
+    ] = None,
+    no_judge: Annotated[bool, typer.Option("--no-judge", help="Do not judge task coverage.")] = False,
+    judge: Annotated[
+        str | None, typer.Option(help="External coverage judge, openai:MODEL@URL (default: the planner).")
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Tools shown to the planner (retrieval).")] = 12,
     call_timeout: Annotated[float, typer.Option(help="Seconds per tool call.")] = 30.0,
-    deadline: Annotated[float, typer.Option(help="Seconds for the whole run's execution.")] = 300.0,
+    deadline: Annotated[float, typer.Option(help="Seconds for one workflow's execution.")] = 300.0,
+    store: Annotated[Path | None, typer.Option(help="SQLite run store (default: in EVOFLUX_HOME).")] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the run.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan, validate and execute a tool workflow for TASK, and answer from what the tools returned."""
-    if method not in METHODS:
-        _fail(EvofluxError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}"))
     console = Console(stderr=as_json)
-    settings = MethodSettings(seed=seed, top_k_tools=top_k)
-    settings.execution.call_timeout_s = call_timeout
-    settings.execution.deadline_s = deadline
     try:
+        if method not in METHODS:
+            raise EvofluxError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+        search = SearchSettings(
+            budget=Budget.parse(budget),
+            switches=Switches(
+                redesign=not no_redesign, diversity=not no_diversity, feedback=not no_feedback,
+                model_edits=not rules_only, judge=not no_judge,
+            ),
+            intensity=IntensityConfig(fixed=fixed_intensity),
+        )
+        settings = MethodSettings(seed=seed, top_k_tools=top_k, search=search)
+        settings.execution.call_timeout_s = call_timeout
+        settings.execution.deadline_s = deadline
         config = load_servers(servers)
         model = load_model(planner)
-    except EvofluxError as e:
+        judge_model = load_model(judge) if judge else None
+        recorder = None if no_store else RunStore(store or default_store_path(), secrets=config_secrets(config))
+    except (EvofluxError, ValidationError) as e:
         _fail(e)
-    observer: Observer = ConsoleObserver(console)
+    observer: Observer = QuietObserver() if as_json else ConsoleObserver(console)
 
     async def main() -> RunResult:
         async with open_catalog(config, call_timeout=call_timeout) as catalog:
             if not as_json:
-                console.print(f"[dim]{len(catalog.tools)} tools from {len(catalog.servers)} servers · "
-                              f"planner {planner}[/]")
-            result = await METHODS[method](task, catalog, LMPlanner(model), settings, observer)
-            return result.model_copy(update={"planner": planner})
+                console.print(
+                    f"[dim]{len(catalog.tools)} tools from {len(catalog.servers)} servers · planner {planner}"
+                    f" · method {method}[/]"
+                )
+            lm = LMPlanner(model)
+            judge_planner = LMPlanner(judge_model) if judge_model else None
+            watcher: Observer = observer
+            run_id = None
+            if recorder is not None:
+                prompt = lm.plan_messages(task, visible_tools(task, catalog, top_k))
+                run_id = recorder.start_run(
+                    task=task, method=method, planner=planner, seed=seed,
+                    settings=settings.model_dump(mode="json"), prompt=prompt,
+                )
+                watcher = RecordingObserver(observer, recorder, run_id)
+            result = await run_method(method, task, catalog, lm, settings, watcher, judge_planner)
+            result = result.model_copy(update={"planner": planner})
+            if recorder is not None and run_id is not None:
+                recorder.finish_run(run_id, result)
+            return result
 
     try:
-        with console.status("planning…") if not as_json else _nullcontext():
+        with console.status("working…") if not as_json else nullcontext():
             result = anyio.run(main)
     except EvofluxError as e:
         _fail(e)
     finally:
-        close = getattr(model, "close", None)
-        if callable(close):
-            close()
+        for closable in (model, judge_model, recorder):
+            close = getattr(closable, "close", None)
+            if callable(close):
+                close()
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -135,12 +187,21 @@ def run(
     raise typer.Exit(0 if result.feasible else 1)
 
 
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="The JSONL file to write.")],
+    kind: Annotated[str, typer.Option("--format", help="sft (SFTTrainer) or dpo (DPOTrainer).")] = "sft",
+    store: Annotated[Path | None, typer.Option(help="SQLite run store (default: in EVOFLUX_HOME).")] = None,
+) -> None:
+    """Export search-mined training data from the run store in the formats TRL reads."""
+    path = store or default_store_path()
+    if kind not in ("sft", "dpo"):
+        _fail(EvofluxError(f"unknown format {kind!r}: use sft or dpo"))
+    if not path.is_file():
+        _fail(EvofluxError(f"run store {path} not found: run `evoflux run ... --method evoflux` first"))
+    with RunStore(path) as recorder:
+        count = recorder.export_sft(out) if kind == "sft" else recorder.export_dpo(out)
+    err.print(f"wrote {count} {kind} examples to {out}", highlight=False)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from evoflux.diagnostics import Diagnostic
 from evoflux.execute import Event
 from evoflux.graph import Workflow
 from evoflux.result import RunResult
+from evoflux.search import Evaluated
 
 __all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
 
@@ -66,6 +67,14 @@ class ConsoleObserver:
         detail = f" [dim]{escape(event.detail[:160])}[/]" if event.detail else ""
         mark = _MARK.get(event.kind, escape(event.kind))
         self.console.print(f"  {mark} {escape(event.node)} {escape(event.tool)}{detail}", highlight=False)
+
+    def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
+        c = item.candidate
+        edits = f" {', '.join(c.edits)}" if c.edits else ""
+        self.console.print(
+            f"  [dim]{escape(mode)}{escape(edits)} → {c.id[:8]} {escape(c.fitness.describe())}[/]",
+            highlight=False,
+        )
 
     def generation(self, summary: dict[str, Any]) -> None:
         self.console.print(

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel
 
 from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.graph import RefError, Workflow, find_refs, substitute
+from evoflux.graph import Ref, RefError, Workflow, as_ref, find_refs, resolve_path, substitute
+from evoflux.matching import NO_VALUE, coerce, properties
 from evoflux.tools import ToolCaller, ToolResult, output_value
 from evoflux.trace import NodeRun, Trace
 from evoflux.validate import Limits, check_arguments
@@ -66,6 +67,20 @@ class CallCache:
 
     def __len__(self) -> int:
         return len(self._results)
+
+
+def _fit_referenced(planned: dict[str, Any], arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Top-level arguments that were whole references, converted to the type their parameter declares
+    (an upstream number feeding a string parameter becomes its text, "42" feeding a number becomes 42).
+    Literals are left alone: the static checks already hold them to the schema."""
+    props = properties(schema)
+    fitted = dict(arguments)
+    for name, value in arguments.items():
+        if name in props and as_ref(planned.get(name)) is not None:
+            converted = coerce(value, props[name])
+            if converted is not NO_VALUE:
+                fitted[name] = converted
+    return fitted
 
 
 _ERROR_PREFIXES = ("error", "exception", "traceback", "failed", "invalid", "unknown tool")
@@ -130,7 +145,7 @@ async def execute(
         try:
             arguments = substitute(args, trace.outputs)
         except RefError as exc:
-            where = next((w for w, _ in find_refs(args)), "")
+            where = next((w for w, ref in find_refs(args) if not _resolves(ref, trace.outputs)), "")
             return NodeRun(node=node_id, tool=tool, status="error"), fail(
                 Stage.EXECUTE,
                 f"reference did not resolve against the executed output: {exc}",
@@ -142,6 +157,7 @@ async def execute(
             return NodeRun(node=node_id, tool=tool, status="error"), fail(
                 Stage.RESOLVE, f"tool {tool!r} is no longer in the catalog", "use another tool"
             )
+        arguments = _fit_referenced(args, arguments, spec.input_schema)
         problems = check_arguments(node_id, arguments, spec, settings.limits)
         if problems:
             return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
@@ -154,7 +170,7 @@ async def execute(
             trace.tool_calls += 1
             cache.put(tool, arguments, result)
         reason = tool_failure(result)
-        status = "error" if reason else "ok"
+        status: Literal["ok", "error"] = "error" if reason else "ok"
         run = NodeRun(
             node=node_id,
             tool=tool,
@@ -188,6 +204,17 @@ async def execute(
                 )
     trace.wall_s = time.monotonic() - started
     return trace
+
+
+def _resolves(ref: Ref, outputs: dict[str, Any]) -> bool:
+    """Whether a reference resolves against the executed outputs (to blame the one that does not)."""
+    if ref.node not in outputs:
+        return False
+    try:
+        resolve_path(outputs[ref.node], ref.steps)
+    except RefError:
+        return False
+    return True
 
 
 def _execute_hint(kind: str) -> str:

@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from evoflux.diagnostics import Diagnostic
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.errors import EvofluxError
 from evoflux.evaluate import evaluate
 from evoflux.execute import CallCache, Event, ExecutionSettings
 from evoflux.graph import Workflow
-from evoflux.planners.planner import Planner
+from evoflux.planners.planner import Planner, PlanResult
 from evoflux.result import RunResult, RunUsage, workflow_json
 from evoflux.retrieval import rank_tools
+from evoflux.search import Evaluated, Judge, SearchSettings, evolve
 from evoflux.tools import ToolCaller, ToolSpec
 from evoflux.trace import Trace
 from evoflux.validate import canonicalise_tools
 
-__all__ = ["METHODS", "MethodSettings", "Observer", "QuietObserver", "visible_tools", "zero_shot"]
+__all__ = [
+    "METHODS",
+    "MethodSettings",
+    "Observer",
+    "QuietObserver",
+    "evoflux",
+    "run_method",
+    "self_repair",
+    "visible_tools",
+    "zero_shot",
+]
 
 
 class MethodSettings(BaseModel):
-    """Settings every method shares."""
+    """Settings every method shares; `search` is read by evoflux and (its budget) by self-repair."""
 
     seed: int = 0
     top_k_tools: int = 12
-    execution: ExecutionSettings = ExecutionSettings()
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
 
 class Observer(Protocol):
@@ -39,6 +53,8 @@ class Observer(Protocol):
     def event(self, event: Event) -> None: ...
 
     def generation(self, summary: dict[str, Any]) -> None: ...
+
+    def candidate(self, mode: str, item: Evaluated, parent: str) -> None: ...
 
 
 class QuietObserver:
@@ -51,6 +67,9 @@ class QuietObserver:
         return None
 
     def generation(self, summary: dict[str, Any]) -> None:
+        return None
+
+    def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         return None
 
 
@@ -66,6 +85,7 @@ async def zero_shot(
     planner: Planner,
     settings: MethodSettings,
     observer: Observer | None = None,
+    judge: Judge | None = None,
 ) -> RunResult:
     """Plan once, validate, execute, answer: the baseline the search must beat."""
     observer = observer or QuietObserver()
@@ -74,15 +94,106 @@ async def zero_shot(
     plan = await anyio.to_thread.run_sync(lambda: planner.plan(task, tools, seed=settings.seed))
     workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
     observer.planned(workflow, plan.diagnostics)
+    trace = await _final(task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache())
+    return _result("zero-shot", task, workflow, trace, planner, settings, started)
+
+
+async def self_repair(
+    task: str,
+    caller: ToolCaller,
+    planner: Planner,
+    settings: MethodSettings,
+    observer: Observer | None = None,
+    judge: Judge | None = None,
+) -> RunResult:
+    """Plan, then re-plan from the diagnostics (and the outputs that ran) until the workflow is feasible
+    or the model-call budget of the search is spent: the control that shows whether evolution beats
+    plain retrying."""
+    observer = observer or QuietObserver()
+    started, calls0 = time.monotonic(), planner.usage.calls
+    budget = settings.search.budget
+    tools = visible_tools(task, caller, settings.top_k_tools)
+    cache = CallCache()
+    plan = await anyio.to_thread.run_sync(lambda: planner.plan(task, tools, seed=settings.seed))
+    attempt = 0
+    while True:
+        workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
+        observer.planned(workflow, plan.diagnostics)
+        trace = await _final(task, workflow, plan.diagnostics, caller, planner, settings, observer, cache)
+        attempt += 1
+        spent = planner.usage.calls - calls0
+        if trace.feasible or spent + 2 > budget.lm_calls or time.monotonic() - started > budget.wall_s:
+            break
+        plan = await anyio.to_thread.run_sync(_retry, planner, task, tools, workflow, trace, settings.seed + attempt)
+    result = _result("self-repair", task, workflow, trace, planner, settings, started)
+    return result.model_copy(update={"search": {"attempts": attempt}})
+
+
+def _retry(
+    planner: Planner, task: str, tools: list[ToolSpec], workflow: Workflow | None, trace: Trace, seed: int
+) -> PlanResult:
+    """Self-repair's next attempt: a repair from the diagnostics, or a fresh sample if nothing parsed."""
     if workflow is None:
-        trace = Trace(diagnostics=plan.diagnostics)
-    else:
-        trace = await evaluate(
-            task, workflow, caller, writer=planner, settings=settings.execution, cache=CallCache(),
-            on_event=observer.event,
-        )
+        return planner.plan(task, tools, seed=seed, temperature=0.7)
+    outputs = "\n".join(
+        f"{r.node}: {json.dumps(r.output, default=str)[:300]}" for r in trace.runs.values() if r.status == "ok"
+    )
+    return planner.repair(task, tools, workflow, trace.diagnostics, outputs, seed=seed)
+
+
+async def evoflux(
+    task: str,
+    caller: ToolCaller,
+    planner: Planner,
+    settings: MethodSettings,
+    observer: Observer | None = None,
+    judge: Judge | None = None,
+) -> RunResult:
+    """Evolutionary search over workflows (see `search.evolve`), answered from the best one's evidence."""
+    observer = observer or QuietObserver()
+    started = time.monotonic()
+    tools = visible_tools(task, caller, settings.top_k_tools)
+    search = settings.search.model_copy(update={"seed": settings.seed, "execution": settings.execution})
+
+    outcome = await evolve(
+        task, caller, planner, tools, search, judge=judge,
+        on_generation=observer.generation, on_candidate=observer.candidate,
+    )
+    best = outcome.best
+    workflow = best.candidate.workflow if best else None
+    diagnostics = [] if best else [Diagnostic(stage=Stage.PARSE, message="no plan parsed", hint="")]
+    if workflow is not None:
+        observer.planned(workflow, [])
+    trace = await _final(task, workflow, diagnostics, caller, planner, settings, observer, outcome.cache)
+    result = _result("evoflux", task, workflow, trace, planner, settings, started)
+    return result.model_copy(update={"search": outcome.summary()})
+
+
+async def _final(
+    task: str,
+    workflow: Workflow | None,
+    diagnostics: list[Diagnostic],
+    caller: ToolCaller,
+    planner: Planner,
+    settings: MethodSettings,
+    observer: Observer,
+    cache: CallCache,
+) -> Trace:
+    """The chosen workflow evaluated for the record, its answer written by the planner from evidence."""
+    if workflow is None:
+        return Trace(diagnostics=diagnostics)
+    return await evaluate(
+        task, workflow, caller, writer=planner, settings=settings.execution, cache=cache,
+        on_event=observer.event,
+    )
+
+
+def _result(
+    method: str, task: str, workflow: Workflow | None, trace: Trace, planner: Planner,
+    settings: MethodSettings, started: float,
+) -> RunResult:
     return RunResult(
-        method="zero-shot",
+        method=method,
         task=task,
         feasible=trace.feasible,
         answer=trace.answer or "",
@@ -93,13 +204,26 @@ async def zero_shot(
     )
 
 
-MethodFn = Callable[[str, ToolCaller, Planner, MethodSettings, Observer | None], Awaitable[RunResult]]
+MethodFn = Callable[
+    [str, ToolCaller, Planner, MethodSettings, Observer | None, Judge | None], Awaitable[RunResult]
+]
 
-METHODS: dict[str, MethodFn] = {"zero-shot": zero_shot}
-
-
-def method_names() -> Sequence[str]:
-    return list(METHODS)
+METHODS: dict[str, MethodFn] = {"zero-shot": zero_shot, "self-repair": self_repair, "evoflux": evoflux}
 
 
-__all__ += ["MethodFn", "method_names"]
+async def run_method(
+    name: str,
+    task: str,
+    caller: ToolCaller,
+    planner: Planner,
+    settings: MethodSettings,
+    observer: Observer | None = None,
+    judge: Judge | None = None,
+) -> RunResult:
+    """Run the method called `name` (a key of `METHODS`)."""
+    if name not in METHODS:
+        raise EvofluxError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
+    return await METHODS[name](task, caller, planner, settings, observer, judge)
+
+
+__all__ += ["MethodFn"]

@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
 from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.graph import Ref, Workflow, find_refs, parse_ref
+from evoflux.graph import _ROOT_ALIASES, Ref, Workflow, find_refs, parse_ref
 from evoflux.parse import structure_diagnostics
 from evoflux.tools import ToolSpec
 
@@ -73,7 +73,7 @@ def canonicalise_tools(workflow: Workflow, tools: Mapping[str, ToolSpec]) -> Wor
 
 
 def _refuse_remote(uri: str) -> Resource[Any]:
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class mypy cannot see into
 
 
 _REGISTRY: Registry[Any] = Registry(retrieve=_refuse_remote)  # type: ignore[call-arg]
@@ -169,7 +169,7 @@ def _output_field_error(ref: Ref, spec: ToolSpec | None) -> str | None:
     """Why `ref` cannot exist according to the producer's outputSchema, or None."""
     schema = spec.output_schema if spec else None
     steps = list(ref.steps)
-    if steps and steps[0] in ("result", "output") and not (
+    if steps and steps[0] in _ROOT_ALIASES and not (  # the aliases `resolve_path` accepts
         schema and steps[0] in schema.get("properties", {})
     ):
         steps = steps[1:]

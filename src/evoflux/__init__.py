@@ -1,0 +1,73 @@
+"""Evoflux: inference-time evolution of executable MCP tool workflows for compact language models.
+
+The public API, for use from Python (the `evoflux` command wraps the same pieces):
+
+```python
+import anyio
+from evoflux import LMPlanner, MethodSettings, load_model, load_servers, open_catalog, run_method
+
+async def main() -> None:
+    async with open_catalog(load_servers()) as catalog:
+        planner = LMPlanner(load_model("default"))
+        result = await run_method("evoflux", "Convert 100 F to C", catalog, planner, MethodSettings())
+        print(result.answer)
+
+anyio.run(main)
+```
+"""
+
+from evoflux.budget import Budget
+from evoflux.catalog import Catalog, open_catalog
+from evoflux.config import ServersConfig, load_servers
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.errors import ConfigError, EvofluxError, ServerStartError
+from evoflux.execute import CallCache, ExecutionSettings, execute
+from evoflux.fitness import Coverage, Fitness, compute_fitness
+from evoflux.graph import Answer, Node, Workflow
+from evoflux.methods import METHODS, MethodSettings, run_method
+from evoflux.planners.planner import LMPlanner, Planner, PlanResult
+from evoflux.planners.spec import load_model
+from evoflux.result import RunResult, RunUsage
+from evoflux.search import SearchSettings, Switches, evolve
+from evoflux.tools import ToolResult, ToolSpec
+from evoflux.trace import Trace
+from evoflux.validate import validate
+
+__all__ = [
+    "METHODS",
+    "Answer",
+    "Budget",
+    "CallCache",
+    "Catalog",
+    "ConfigError",
+    "Coverage",
+    "Diagnostic",
+    "EvofluxError",
+    "ExecutionSettings",
+    "Fitness",
+    "LMPlanner",
+    "MethodSettings",
+    "Node",
+    "PlanResult",
+    "Planner",
+    "RunResult",
+    "RunUsage",
+    "SearchSettings",
+    "ServerStartError",
+    "ServersConfig",
+    "Stage",
+    "Switches",
+    "ToolResult",
+    "ToolSpec",
+    "Trace",
+    "Workflow",
+    "compute_fitness",
+    "evolve",
+    "execute",
+    "load_model",
+    "load_servers",
+    "open_catalog",
+    "run_method",
+    "validate",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""`ScriptedPlanner`: a test double for the search logic. It is not a planner anyone should deploy.
+
+It answers from scripts instead of a language model, so tests of the search, the methods and the benchmark
+can say exactly what the "model" proposes and check what the search does with it. Every call is counted
+in `usage` like a real model call (one call, a token per character of the reply, roughly), so budgets
+behave as they would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from evoflux.diagnostics import Diagnostic
+from evoflux.fitness import Coverage
+from evoflux.graph import Workflow
+from evoflux.parse import parse_workflow
+from evoflux.planners.lm import Usage
+from evoflux.planners.planner import PlanResult
+from evoflux.tools import ToolSpec
+
+__all__ = ["ScriptedPlanner"]
+
+Plan = Workflow | dict[str, Any] | str
+
+
+class ScriptedPlanner:
+    """Plays back scripted replies; implements the `Planner` protocol.
+
+    - `plans`: replies to `plan`, in turn (the last one repeats); a Workflow, plan JSON, or raw text;
+    - `repairs`, `redesigns`: replies to `repair` and `redesign` likewise (default: the next plan);
+    - `rewrite`: a function from the node context text to a node dict (default: no reply);
+    - `judge_fn`: (task, evidence, answer) -> Coverage (default: no verdict);
+    - `answer_fn`: (task, evidence, draft) -> answer text (default: the draft).
+    """
+
+    def __init__(
+        self,
+        plans: Sequence[Plan],
+        *,
+        repairs: Sequence[Plan] = (),
+        redesigns: Sequence[Plan] = (),
+        rewrite: Callable[[str], dict[str, Any] | None] | None = None,
+        judge_fn: Callable[[str, str, str], Coverage | None] | None = None,
+        answer_fn: Callable[[str, str, str], str | None] | None = None,
+    ) -> None:
+        if not plans:
+            raise ValueError("a ScriptedPlanner needs at least one plan")
+        self.plans, self.repairs, self.redesigns = list(plans), list(repairs), list(redesigns)
+        self.rewrite, self.judge_fn, self.answer_fn = rewrite, judge_fn, answer_fn
+        self.usage = Usage()
+        self.calls: list[str] = []
+        """The name of every call, in order (`plan`, `repair`, `redesign`, `rewrite`, `answer`, `judge`)."""
+        self._turn = {"plan": 0, "repair": 0, "redesign": 0}
+
+    def _count(self, kind: str, reply: str) -> None:
+        self.calls.append(kind)
+        self.usage = self.usage + Usage(calls=1, prompt_tokens=100, completion_tokens=max(1, len(reply) // 4))
+
+    def _next(self, kind: str, script: list[Plan]) -> PlanResult:
+        script = script or self.plans
+        turn = self._turn.get(kind, 0)
+        self._turn[kind] = turn + 1
+        reply = script[min(turn, len(script) - 1)]
+        text = reply.model_dump_json() if isinstance(reply, Workflow) else (
+            reply if isinstance(reply, str) else json.dumps(reply)
+        )
+        self._count(kind, text)
+        workflow, diagnostics = parse_workflow(text)
+        return PlanResult(workflow=workflow, diagnostics=diagnostics, raw=text)
+
+    def plan(self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0) -> PlanResult:
+        return self._next("plan", self.plans)
+
+    def repair(
+        self, task: str, tools: Sequence[ToolSpec], workflow: Workflow, diagnostics: list[Diagnostic],
+        outputs: str = "", *, seed: int = 0,
+    ) -> PlanResult:
+        return self._next("repair", self.repairs)
+
+    def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
+        return self._next("redesign", self.redesigns)
+
+    def rewrite_node(
+        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
+    ) -> dict[str, Any] | None:
+        reply = self.rewrite(context) if self.rewrite is not None else None
+        self._count("rewrite", json.dumps(reply))
+        return reply
+
+    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+        answer = self.answer_fn(task, evidence, draft) if self.answer_fn is not None else None
+        self._count("answer", answer or "")
+        return answer
+
+    def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
+        verdict = self.judge_fn(task, evidence, answer) if self.judge_fn is not None else None
+        self._count("judge", verdict.model_dump_json() if verdict else "")
+        return verdict

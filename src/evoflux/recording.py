@@ -1,0 +1,69 @@
+"""Recording a run into the run store while it happens: an observer that writes every candidate.
+
+The secrets a store must never hold are the values the user put in the servers config (`env` values and
+HTTP `headers`), plus anything in the environment whose name says it is a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from evoflux.config import HttpServer, ServersConfig, StdioServer, evoflux_home
+from evoflux.diagnostics import Diagnostic
+from evoflux.execute import Event
+from evoflux.graph import Workflow
+from evoflux.methods import Observer
+from evoflux.search import Evaluated
+from evoflux.store import RunStore
+
+__all__ = ["RecordingObserver", "config_secrets", "default_store_path"]
+
+_SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+
+
+def default_store_path() -> Path:
+    """`$EVOFLUX_HOME/runs.sqlite` (see `config.evoflux_home`)."""
+    return evoflux_home() / "runs.sqlite"
+
+
+def config_secrets(config: ServersConfig) -> list[str]:
+    """Values that must not be written anywhere: config env and header values, secret-named env vars."""
+    found: list[str] = []
+    for server in config.servers.values():
+        if isinstance(server, StdioServer):
+            found += list(server.env.values())
+        elif isinstance(server, HttpServer):
+            found += list(server.headers.values())
+            found += [v.split(" ", 1)[1] for v in server.headers.values() if " " in v]
+    found += [v for k, v in os.environ.items() if any(s in k.upper() for s in _SECRET_NAMES)]
+    return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
+
+
+class RecordingObserver:
+    """Passes everything on to `inner` and records each candidate and its edit in `store`."""
+
+    def __init__(self, inner: Observer, store: RunStore, run_id: int) -> None:
+        self.inner, self.store, self.run_id = inner, store, run_id
+
+    def planned(self, workflow: Workflow | None, diagnostics: list[Diagnostic]) -> None:
+        self.inner.planned(workflow, diagnostics)
+
+    def event(self, event: Event) -> None:
+        self.inner.event(event)
+
+    def generation(self, summary: dict[str, Any]) -> None:
+        self.inner.generation(summary)
+
+    def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
+        c = item.candidate
+        self.store.add_candidate(
+            self.run_id, c, diagnostics=item.feedback, coverage=item.coverage,
+            feasible=item.trace.feasible, tool_calls=item.trace.tool_calls, outputs=item.trace.outputs,
+        )
+        self.store.add_edit(
+            self.run_id, generation=c.generation, parent=parent or None, child=c.id, operators=c.edits,
+            mode=mode,
+        )
+        self.inner.candidate(mode, item, parent)

@@ -1,0 +1,389 @@
+"""`evolve`: inference-time evolutionary search over executable tool workflows.
+
+The loop (`evolve`) is meant to be read on one screen; the paper's five mechanisms appear in it by name:
+
+1. **structured edits** -- `operators.mutate` (several rule-based edits: exploration) or one model-guided
+   local edit (`operators.model_guided`: exploitation), aimed at the nodes the diagnostics blame;
+2. **execution feedback** -- every candidate is validated and, when valid, executed against the live
+   servers (`evaluate`); its diagnostics, outputs and the coverage verdict feed fitness and the next edit.
+   Identical calls are served from the run's `CallCache`. Off (`feedback=False`): candidates are only
+   checked statically and the best one is executed at the end;
+3. **adaptive intensity** -- `Intensity` turns measured progress into the probability of exploring;
+4. **meta-guided redesign** -- when progress stalls, the planner gets a summary of what failed across the
+   population (`failure_summary`) and writes a fundamentally different workflow;
+5. **diversity pruning** -- `Population.prune` keeps distinct designs next to the best ones.
+
+Feasible is not solved: a candidate that runs through is judged by the planner model (or an external
+judge) on whether its executed evidence answers each part of the task; that coverage is part of the
+fitness, and what is missing goes back to the next edit as feedback. The search is anytime: whatever
+stops it (a budget, or a solved task), it returns the best candidate so far and says why it stopped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+from pydantic import BaseModel, Field
+
+from evoflux.answer import evidence_text
+from evoflux.budget import Budget, Spend
+from evoflux.diagnostics import Diagnostic
+from evoflux.edits import EditContext
+from evoflux.evaluate import evaluate
+from evoflux.execute import CallCache, ExecutionSettings
+from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
+from evoflux.graph import Workflow
+from evoflux.intensity import Intensity, IntensityConfig
+from evoflux.operators import model_guided, mutate
+from evoflux.planners.planner import Planner, PlanResult
+from evoflux.population import Candidate, Population
+from evoflux.tools import ToolCaller, ToolSpec
+from evoflux.trace import Trace
+from evoflux.validate import canonicalise_tools, validate
+
+__all__ = ["Evaluated", "Judge", "SearchOutcome", "SearchSettings", "Switches", "evolve", "failure_summary"]
+
+SOLVED_COVERAGE = 0.999
+
+
+class Switches(BaseModel):
+    """The mechanisms, each switchable for ablation."""
+
+    redesign: bool = True
+    diversity: bool = True
+    feedback: bool = True
+    model_edits: bool = Field(default=True, description="False: rule-based edits only (--rules-only).")
+    judge: bool = Field(default=True, description="Judge task coverage of candidates that run through.")
+
+
+class SearchSettings(BaseModel):
+    """Everything that shapes one search besides the task, the catalog and the planner."""
+
+    budget: Budget = Field(default_factory=Budget)
+    switches: Switches = Field(default_factory=Switches)
+    intensity: IntensityConfig = Field(default_factory=IntensityConfig)
+    explore_edits: int = Field(default=3, ge=1, description="Rule-based edits per exploring child.")
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    seed: int = 0
+
+
+class Judge(Protocol):
+    """Judges task coverage (the planner itself, or an external judge endpoint)."""
+
+    def judge(self, task: str, evidence: str, answer: str) -> Coverage | None: ...
+
+
+@dataclass
+class Evaluated:
+    """A candidate with what its evaluation produced."""
+
+    candidate: Candidate
+    trace: Trace
+    coverage: Coverage | None = None
+
+    @property
+    def feedback(self) -> list[Diagnostic]:
+        """Execution diagnostics plus the coverage verdict: what the next edit acts on."""
+        return self.trace.diagnostics + (self.coverage.feedback() if self.coverage else [])
+
+
+@dataclass
+class SearchOutcome:
+    """The best candidate found and how the search went."""
+
+    best: Evaluated | None
+    generations: int = 0
+    candidates: int = 0
+    stopped_because: str = "generations"
+    best_history: list[float] = field(default_factory=list)
+    intensity_history: list[float] = field(default_factory=list)
+    redesigns: int = 0
+    cache: CallCache = field(default_factory=CallCache)
+    """The run's call cache, so the final evaluation of the best pays for no call twice."""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "generations": self.generations,
+            "candidates": self.candidates,
+            "best_history": [round(v, 4) for v in self.best_history],
+            "intensity_history": [round(v, 3) for v in self.intensity_history],
+            "redesigns": self.redesigns,
+            "stopped_because": self.stopped_because,
+        }
+
+
+Listener = Callable[[str, Evaluated, str], None]
+"""Called for every evaluated candidate with (mode, evaluated, parent id or '')."""
+
+
+async def evolve(
+    task: str,
+    caller: ToolCaller,
+    planner: Planner,
+    tools: Sequence[ToolSpec],
+    settings: SearchSettings,
+    *,
+    judge: Judge | None = None,
+    on_generation: Callable[[dict[str, Any]], None] | None = None,
+    on_candidate: Listener | None = None,
+) -> SearchOutcome:
+    """Evolve workflows for `task` until solved or out of budget; never raises for a bad candidate."""
+    s = _Search(task, caller, planner, tools, settings, judge or planner, on_candidate)
+    budget, switches, rng = settings.budget, settings.switches, s.rng
+    await s.seed_population()
+    out = SearchOutcome(best=s.best())
+    for generation in range(1, budget.generations + 1):
+        if reason := s.stop_reason():
+            out.stopped_because = reason
+            break
+        for _ in range(budget.offspring if len(s.population) else 0):
+            if s.stop_reason():
+                break
+            explore = s.intensity.explore(rng) or not switches.model_edits  # adaptive intensity
+            parent = s.evaluated[s.population.select(rng, explore=explore).id]
+            if explore:  # structured edits, several at once
+                await s.explore(parent, generation)
+            else:  # one model-guided local edit of the blamed node
+                await s.exploit(parent, generation)
+        note = ""
+        if not len(s.population):  # every plan so far failed to parse: ask for fresh ones
+            await s.seed_population(first=False)
+            note = "reseeded"
+        elif switches.redesign and s.intensity.stalled() and not s.stop_reason():  # meta-guided redesign
+            await s.redesign(generation)
+            out.redesigns, note = out.redesigns + 1, "redesign"
+        s.population.prune()  # diversity pruning (plain top-k under --no-diversity)
+        best = s.best()
+        value = best.candidate.fitness.value if best else 0.0
+        out.best_history.append(value)
+        out.intensity_history.append(s.intensity.update(value))
+        out.generations = generation
+        if on_generation is not None:
+            on_generation(s.generation_summary(generation, note))
+    else:
+        out.stopped_because = s.stop_reason() or "generations"
+    out.best, out.candidates, out.cache = s.best(), len(s.evaluated), s.cache
+    if out.best is not None and not switches.feedback:
+        out.best = await s.evaluate(out.best.candidate, execute=True)
+    return out
+
+
+class _Search:
+    """The state of one search; `evolve` drives it."""
+
+    def __init__(
+        self, task: str, caller: ToolCaller, planner: Planner, tools: Sequence[ToolSpec],
+        settings: SearchSettings, judge: Judge, listener: Listener | None,
+    ) -> None:
+        self.task, self.caller, self.planner, self.tools = task, caller, planner, list(tools)
+        self.settings, self.judge, self.listener = settings, judge, listener
+        self.switches = settings.switches
+        self.rng = random.Random(settings.seed)
+        self.population = Population(settings.budget.population, no_diversity=not self.switches.diversity)
+        self.intensity = Intensity(settings.intensity)
+        self.cache = CallCache()
+        self.spend = Spend(settings.budget, planner.usage)
+        self.evaluated: dict[str, Evaluated] = {}
+        self._coverage: dict[str, Coverage | None] = {}
+        self._calls = 0
+
+    # -- budget and bookkeeping --------------------------------------------------------------------
+
+    def stop_reason(self) -> str | None:
+        best = self.best()
+        if best is not None and _solved(best, judged=self.switches.judge and self.switches.feedback):
+            return "solved"
+        return self.spend.exhausted(self.planner.usage)
+
+    def best(self) -> Evaluated | None:
+        top = self.population.best
+        return self.evaluated.get(top.id) if top is not None else None
+
+    def context(self, parent: Evaluated) -> EditContext:
+        return EditContext(
+            catalog=self.caller.tools, rng=self.rng, diagnostics=parent.feedback,
+            trace=parent.trace if parent.trace.runs else None, task=self.task,
+        )
+
+    def generation_summary(self, generation: int, note: str) -> dict[str, Any]:
+        best = self.best()
+        members = [self.evaluated[c.id] for c in self.population if c.id in self.evaluated]
+        return {
+            "generation": generation,
+            "best": best.candidate.fitness.value if best else 0.0,
+            "best_stage": best.candidate.fitness.describe() if best else "none",
+            "population": len(self.population),
+            "intensity": self.intensity.value,
+            "feasible": sum(m.trace.feasible for m in members),
+            "candidates": len(self.evaluated),
+            "lm_calls": self.planner.usage.calls,
+            "tool_calls": self.spend.tool_calls,
+            "note": note,
+        }
+
+    # -- making candidates -------------------------------------------------------------------------
+
+    async def seed_population(self, *, first: bool = True) -> None:
+        """Sample `budget.seeds` plans: the first greedy, the others at a higher temperature."""
+        for i in range(self.settings.budget.seeds):
+            if (i or not first) and self.stop_reason():
+                break
+            temperature = 0.0 if i == 0 and first else 0.8
+            seed = i if first else self._next_seed()
+
+            def make(sd: int, t: float = temperature) -> PlanResult:
+                return self.planner.plan(self.task, self.tools, seed=sd, temperature=t)
+
+            plan = await self._plan(make, seed)
+            await self.admit(plan, generation=0, origin="seed")
+
+    async def explore(self, parent: Evaluated, generation: int) -> None:
+        ctx = self.context(parent)
+        child, edits = mutate(
+            parent.candidate.workflow, ctx, n_edits=self.settings.explore_edits,
+            revalidate=lambda w: validate(w, self.caller.tools, self.settings.execution.limits),
+        )
+        if edits:
+            await self.admit(child, generation=generation, origin="explore", parent=parent, edits=edits)
+
+    async def exploit(self, parent: Evaluated, generation: int) -> None:
+        seed = self._next_seed()
+
+        def rewrite(context: str) -> dict[str, Any] | None:
+            return self.planner.rewrite_node(self.task, self.tools, context, "", seed=seed)
+
+        op = model_guided(rewrite)
+        ctx = self.context(parent)
+        child = await anyio.to_thread.run_sync(lambda: op(parent.candidate.workflow, ctx))
+        if child is None:  # the model's reply did not apply: fall back to one rule-based edit
+            child, edits = mutate(parent.candidate.workflow, ctx, n_edits=1)
+            if not edits:
+                return
+            await self.admit(child, generation=generation, origin="exploit", parent=parent, edits=edits)
+            return
+        await self.admit(child, generation=generation, origin="exploit", parent=parent, edits=[op.name])
+
+    async def redesign(self, generation: int) -> None:
+        summary = failure_summary(self.task, list(self.evaluated.values()), self.best())
+        plan = await self._plan(
+            lambda seed: self.planner.redesign(self.task, self.tools, summary, seed=seed), self._next_seed()
+        )
+        await self.admit(plan, generation=generation, origin="redesign")
+
+    async def _plan(self, make: Callable[[int], PlanResult], seed: int) -> Workflow | PlanResult:
+        plan = await anyio.to_thread.run_sync(make, self.settings.seed * 1000 + seed)
+        if plan.workflow is None:
+            return plan
+        return canonicalise_tools(plan.workflow, self.caller.tools)
+
+    def _next_seed(self) -> int:
+        self._calls += 1
+        return 100 + self._calls
+
+    async def admit(
+        self, made: Workflow | PlanResult, *, generation: int, origin: str,
+        parent: Evaluated | None = None, edits: Sequence[str] = (),
+    ) -> Evaluated | None:
+        """Evaluate a new workflow (or record an unparsable plan) and offer it to the population."""
+        if isinstance(made, PlanResult):  # the model's output did not parse: nothing to evolve
+            if self.listener is not None:
+                empty = Candidate.new(Workflow(), Fitness.worst(), origin=origin, generation=generation)
+                self.listener(origin, Evaluated(empty, Trace(diagnostics=made.diagnostics)), "")
+            return None
+        seed_size = len(parent.candidate.workflow.nodes) if parent else None
+        known = self.evaluated.get(made.digest())
+        if known is not None:
+            return known
+        fitness = Fitness.worst()
+        candidate = Candidate.new(
+            made, fitness, generation=generation, origin=origin,
+            parent=parent.candidate.id if parent else None, edits=edits,
+        )
+        evaluated = await self.evaluate(candidate, execute=self.switches.feedback, seed_size=seed_size)
+        self.evaluated[candidate.id] = evaluated
+        self.population.add(evaluated.candidate)
+        if self.listener is not None:
+            self.listener(origin, evaluated, parent.candidate.id if parent else "")
+        return evaluated
+
+    async def evaluate(
+        self, candidate: Candidate, *, execute: bool, seed_size: int | None = None
+    ) -> Evaluated:
+        """Validate and (when `execute`) run a candidate, judge coverage, and compute its fitness."""
+        workflow = candidate.workflow
+        if execute:
+            trace = await evaluate(
+                self.task, workflow, self.caller, settings=self.settings.execution, cache=self.cache
+            )
+            self.spend.tool_calls += trace.tool_calls
+        else:
+            trace = Trace(diagnostics=validate(workflow, self.caller.tools, self.settings.execution.limits))
+        coverage = await self._judge(workflow, trace) if trace.answer is not None else None
+        fitness = compute_fitness(workflow, trace, coverage, self.task, seed_size=seed_size)
+        scored = candidate.model_copy(update={"fitness": fitness, "summary": _summary(trace, coverage)})
+        return Evaluated(scored, trace, coverage)
+
+    async def _judge(self, workflow: Workflow, trace: Trace) -> Coverage | None:
+        if not self.switches.judge:
+            return None
+        evidence = evidence_text(workflow, trace)
+        if evidence not in self._coverage:  # the same evidence is judged once
+            answer = trace.answer or ""
+            self._coverage[evidence] = await anyio.to_thread.run_sync(
+                lambda: self.judge.judge(self.task, evidence, answer)
+            )
+        return self._coverage[evidence]
+
+
+def _solved(best: Evaluated, *, judged: bool) -> bool:
+    fitness = best.candidate.fitness
+    if fitness.reached != ANSWERED:
+        return False
+    return not judged or fitness.coverage >= SOLVED_COVERAGE
+
+
+def _summary(trace: Trace, coverage: Coverage | None) -> str:
+    text = f"{trace.stage.label}: {trace.executed}/{len(trace.runs)} ran"
+    if trace.diagnostics:
+        text += f"; {trace.diagnostics[0]}"
+    if coverage is not None:
+        missing = f", missing {coverage.missing[0]}" if coverage.missing else ""
+        text += f"; coverage {coverage.score:.2f}{missing}"
+    return text[:300]
+
+
+def failure_summary(task: str, evaluated: Sequence[Evaluated], best: Evaluated | None, limit: int = 6) -> str:
+    """What failed across the population, compactly: stages, tools, error messages, the best design."""
+    stages: Counter[str] = Counter()
+    tools: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    missing: Counter[str] = Counter()
+    for item in evaluated:
+        for d in item.feedback:
+            stages[d.stage.label] += 1
+            messages[d.message[:140]] += 1
+            node = item.candidate.workflow.node(d.node) if d.node else None
+            if node is not None:
+                tools[node.tool] += 1
+        if item.coverage is not None:
+            missing.update(m[:100] for m in item.coverage.missing)
+    lines = [f"{len(evaluated)} workflows tried."]
+    if stages:
+        lines.append("Failures by stage: " + ", ".join(f"{k} x{v}" for k, v in stages.most_common()))
+    if tools:
+        lines.append("Tools that failed: " + ", ".join(f"{k} x{v}" for k, v in tools.most_common(limit)))
+    lines += [f"- {m} (x{n})" for m, n in messages.most_common(limit)]
+    if missing:
+        lines.append("Parts of the task left unanswered: " + "; ".join(m for m, _ in missing.most_common(3)))
+    if best is not None:
+        steps = " -> ".join(n.tool for n in best.candidate.workflow.nodes) or "(no steps)"
+        lines.append(f"Best so far ({best.candidate.fitness.stage_label}): {steps}")
+    return "\n".join(lines)
+
+
+__all__ += ["SOLVED_COVERAGE", "Listener"]
