@@ -146,3 +146,28 @@ def test_value_is_strictly_monotone_with_the_order(a: Fitness, b: Fitness) -> No
     assert 0.0 <= a.value <= 1.0
     assert (a < b) == (a.value < b.value)
     assert (a.key() == b.key()) == (a.value == b.value)
+
+
+def test_verified_coverage_counts_only_values_the_tools_returned() -> None:
+    from evoflux.fitness import verified_coverage
+
+    evidence = 'n1 = unit.convert_temperature({"value": 100}) returned: {"result": 37.7778, "unit": "celsius"}'
+    both = verified_coverage([("100 F in C", "37.78"), ("the unit", "Celsius")], evidence)
+    assert both.score == 1.0 and both.missing == []
+    invented = verified_coverage([("100 F in C", "37.78"), ("times 3", "113.33")], evidence)
+    assert invented.score == 0.5 and invented.missing == ["times 3"]
+    assert verified_coverage([("anything", "")], evidence).score == 0.0
+
+
+def test_effective_coverage_discounts_unused_task_quantities() -> None:
+    from evoflux.fitness import Coverage, effective_coverage
+
+    task = "Convert 100 F to Celsius and multiply by 3"
+    uses_both = Workflow.model_validate(
+        {"nodes": [{"id": "n1", "tool": "u.c", "args": {"v": 100}}, {"id": "n2", "tool": "m.e", "args": {"x": 3}}]}
+    )
+    uses_one = Workflow.model_validate({"nodes": [{"id": "n1", "tool": "u.c", "args": {"v": 3}}]})
+    full = Coverage(score=1.0)
+    assert effective_coverage(full, uses_both, task) == 1.0
+    assert effective_coverage(full, uses_one, task) == 0.75
+    assert effective_coverage(None, uses_both, task) == 0.0

@@ -242,7 +242,7 @@ def test_too_many_nodes_stops_validation_at_parse() -> None:
         ("weather.get_forcast", "weather.get_forecast"),
         ("get_forecast", "weather.get_forecast"),
         ("wether.geocode", "weather.geocode"),
-        ("math.sum", "math.add"),
+        ("math.sum", "math.add"),  # same server: among the closest, not necessarily first
     ],
 )
 def test_unknown_tool_is_a_resolve_diagnostic_naming_the_closest_tools(tool: str, best: str) -> None:
@@ -252,9 +252,8 @@ def test_unknown_tool_is_a_resolve_diagnostic_naming_the_closest_tools(tool: str
     assert d.hint.startswith("closest tools: ")
     near = d.hint.removeprefix("closest tools: ").split(", ")
     assert len(near) == 3 and set(near) <= set(TOOLS)
-    if best != "math.add":
-        assert near[0] == best
     assert best in near
+    assert near[0] == best or tool == "math.sum"
 
 
 def test_closest_tools_on_an_empty_catalog() -> None:
@@ -268,7 +267,7 @@ def test_an_unusable_tool_is_a_resolve_diagnostic() -> None:
     assert (d.stage, d.node) == (Stage.RESOLVE, "n1")
     assert d.message == "tool 'files.read' is unusable: server 'files' is unavailable: it exited"
     assert d.hint.startswith("use another tool: ") and "files.read_text" in d.hint
-    assert "files.read," not in d.hint + ","
+    assert "files.read" not in d.hint.removeprefix("use another tool: ").split(", ")
 
 
 def test_canonicalise_tools_qualifies_unambiguous_short_names() -> None:

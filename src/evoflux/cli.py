@@ -31,7 +31,7 @@ from evoflux.result import RunResult
 from evoflux.servers import warm_servers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evolve executable MCP tool workflows.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ServersOpt = Annotated[
     Path | None, typer.Option("--servers", help="MCP servers config (mcpServers JSON); default: the example.")

@@ -8,7 +8,10 @@
    nothing failed, every node executed and an answer was written.
 2. `executed` -- the share of the workflow's nodes that executed (always 1 once answered).
 3. `coverage` -- the task-fulfilment judgement `Coverage.score` (0 when not judged), so a workflow
-   that runs but answers nothing of the request ranks below one that answers all of it.
+   that runs but answers nothing of the request ranks below one that answers all of it. The model's
+   judgement is checked (`verified_coverage`: a part counts only when the value the judge quotes for it
+   occurs in the evidence) and discounted by half the share of the task's quantities that no argument
+   uses (`effective_coverage`).
 4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
    stop words, not already in the task) that appear in the executed outputs.
 5. `penalty`, lower is better -- small costs for lost intent and size:
@@ -41,7 +44,16 @@ from evoflux.graph import Workflow, find_refs
 from evoflux.matching import number_tokens, numbers_in, task_numbers
 from evoflux.trace import Trace
 
-__all__ = ["ANSWERED", "PENALTY_WEIGHTS", "Coverage", "Fitness", "compute_fitness", "grounding"]
+__all__ = [
+    "ANSWERED",
+    "PENALTY_WEIGHTS",
+    "Coverage",
+    "Fitness",
+    "compute_fitness",
+    "effective_coverage",
+    "grounding",
+    "verified_coverage",
+]
 
 ANSWERED = len(Stage)
 """`Fitness.reached` of a workflow that ran through and answered (one past `Stage.ANSWER`)."""
@@ -179,13 +191,40 @@ def compute_fitness(
     return Fitness(
         reached=reached,
         executed=executed,
-        coverage=coverage.score if coverage is not None else 0.0,
+        coverage=effective_coverage(coverage, workflow, task),
         grounding=grounding(trace.answer, trace.outputs, task),
         unused_quantities=_unused_quantities(workflow, task),
         unused_outputs=_unused_outputs(workflow, trace),
         dropped_steps=max(0, seed_size - len(ids)) / seed_size if seed_size else 0.0,
         size=len(ids),
     )
+
+
+def verified_coverage(parts: list[tuple[str, str]], evidence: str) -> Coverage:
+    """Coverage from a judge's (part, quoted value) pairs: a part counts only when its value is not empty
+    and really occurs in the evidence (as text, case-insensitively, or as a number at its precision).
+    A judge that claims a value the tools never returned gains nothing."""
+    have_text = " ".join(evidence.lower().split())
+    have_numbers = {float(n) for n in number_tokens(evidence)}
+    missing = []
+    for part, value in parts:
+        quoted = " ".join(value.lower().strip().strip("\"'").split())
+        numbers = number_tokens(quoted)
+        found = bool(quoted) and (
+            quoted in have_text or (bool(numbers) and all(_number_found(n, have_numbers) for n in numbers))
+        )
+        if not found:
+            missing.append(part)
+    score = (len(parts) - len(missing)) / len(parts) if parts else 0.0
+    return Coverage(score=score, missing=missing)
+
+
+def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str) -> float:
+    """The judged coverage, discounted by half the share of the task's quantities that no argument uses:
+    a workflow that never passes on the numbers the user gave rarely does what was asked."""
+    if coverage is None:
+        return 0.0
+    return coverage.score * (1.0 - 0.5 * _unused_quantities(workflow, task))
 
 
 def _tokens(text: str) -> set[str]:

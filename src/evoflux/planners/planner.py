@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from evoflux.diagnostics import Diagnostic, render
-from evoflux.fitness import Coverage
+from evoflux.fitness import Coverage, verified_coverage
 from evoflux.graph import Workflow
 from evoflux.parse import extract_json, parse_workflow
 from evoflux.planners.lm import Completion, LanguageModel, Message, Usage
@@ -153,10 +153,22 @@ def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[s
 _JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "missing": {"type": "array", "items": {"type": "string", "maxLength": 160}, "maxItems": 5},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "parts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "part": {"type": "string", "maxLength": 120},
+                    "value": {"type": "string", "maxLength": 80},
+                },
+                "required": ["part", "value"],
+                "additionalProperties": False,
+            },
+            "minItems": 1,
+            "maxItems": 6,
+        },
     },
-    "required": ["missing", "score"],
+    "required": ["parts"],
     "additionalProperties": False,
 }
 
@@ -415,15 +427,19 @@ class LMPlanner:
         return text or None
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
+        """The model splits the task into parts and quotes, per part, the output value that answers it;
+        the score counts only quotes that really occur in the evidence (`fitness.verified_coverage`)."""
         completion = self._complete(
             [Message(role="user", content=_fill("judge", task=task, evidence=evidence, answer=answer))],
             schema=_JUDGE_SCHEMA,
-            max_tokens=200,
+            max_tokens=300,
         )
         try:
-            return Coverage.model_validate(extract_json(completion.text))
-        except ValueError:
+            data = extract_json(completion.text)
+            parts = [(str(p["part"]), str(p["value"])) for p in data["parts"] if isinstance(p, dict)]
+        except (ValueError, KeyError, TypeError):
             return None
+        return verified_coverage(parts, evidence) if parts else None
 
 
 def _workflow_json(workflow: Workflow) -> str:
