@@ -56,7 +56,9 @@ async def pid_of(catalog: Catalog, server: str) -> int:
 
 @pytest.mark.anyio
 async def test_connects_to_several_servers_at_once() -> None:
-    config = servers(a=toy("--start-delay", "1.5"), b=toy("--start-delay", "1.5"), c=toy("--start-delay", "1.5"))
+    config = servers(
+        a=toy("--start-delay", "1.5"), b=toy("--start-delay", "1.5"), c=toy("--start-delay", "1.5")
+    )
     started = time.monotonic()
     with anyio.fail_after(30):
         async with open_catalog(config) as catalog:
@@ -96,7 +98,13 @@ async def test_results_and_their_error_kinds() -> None:
     with anyio.fail_after(30):
         async with open_catalog(servers(t=toy()), call_timeout=10) as catalog:
             ok = await catalog.call_tool("t.add", {"a": 2, "b": 3})
-            assert (ok.is_error, ok.error_kind, ok.text, ok.structured, ok.bytes) == (False, None, "5", {"sum": 5}, 1)
+            assert (ok.is_error, ok.error_kind, ok.text, ok.structured, ok.bytes) == (
+                False,
+                None,
+                "5",
+                {"sum": 5},
+                1,
+            )
             assert ok.elapsed_s > 0
             tool = await catalog.call_tool("t.fail", {"message": "no such city"})
             assert (tool.is_error, tool.error_kind, tool.text) == (True, "tool", "no such city")
@@ -227,7 +235,9 @@ def test_commands_are_found_next_to_the_running_python(monkeypatch: pytest.Monke
 
 
 def test_online_variant_drops_offline_switches() -> None:
-    server = StdioServer(command="npx", args=["--offline", "-y", "pkg@1.0"], env={"UV_OFFLINE": "1", "A": "b"})
+    server = StdioServer(
+        command="npx", args=["--offline", "-y", "pkg@1.0"], env={"UV_OFFLINE": "1", "A": "b"}
+    )
     assert online_variant(server) == StdioServer(command="npx", args=["-y", "pkg@1.0"], env={"A": "b"})
     assert online_variant(StdioServer(command="python", args=["server.py"])) is None
 

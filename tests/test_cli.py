@@ -20,9 +20,15 @@ LITE = cache_dir() / "models" / MODELS["lite"].filename
 needs_lite = pytest.mark.skipif(not LITE.is_file(), reason="the lite model is not installed: run setup")
 
 
-def evoflux(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def evoflux(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*EVOFLUX, *args], capture_output=True, text=True, timeout=timeout, check=False,
+        [*EVOFLUX, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
         env={**os.environ, **(env or {})},
     )
 
@@ -71,7 +77,9 @@ def test_a_bad_budget_says_how_to_write_one(tmp_path: Path) -> None:
 
 
 def test_a_server_that_fails_to_start_is_named_with_its_stderr(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "s.json", {"broken": {"command": sys.executable, "args": [TOY, "--crash-on-start"]}})
+    config = write_config(
+        tmp_path / "s.json", {"broken": {"command": sys.executable, "args": [TOY, "--crash-on-start"]}}
+    )
     done = evoflux("tools", "--servers", str(config), "--json")
     assert done.returncode == 0  # `tools` lists what started and reports the rest
     assert "refusing to start" in json.loads(done.stdout)["failed"]["broken"]
@@ -92,8 +100,16 @@ def test_run_plans_with_the_lite_model_and_prints_one_json_object(tmp_path: Path
     config = registry_servers(tmp_path, "time", "calculator")
     store = tmp_path / "runs.sqlite"
     done = evoflux(
-        "run", "Use the calculator to compute 12 * 7.", "--servers", str(config), "--planner", "lite",
-        "--json", "--store", str(store), timeout=300,
+        "run",
+        "Use the calculator to compute 12 * 7.",
+        "--servers",
+        str(config),
+        "--planner",
+        "lite",
+        "--json",
+        "--store",
+        str(store),
+        timeout=300,
     )
     assert done.returncode in (0, 1), done.stderr  # 1: the plan was not feasible, which a 0.5B model may do
     result = json.loads(done.stdout)
@@ -107,6 +123,8 @@ def test_run_plans_with_the_lite_model_and_prints_one_json_object(tmp_path: Path
     if result["feasible"]:
         assert result["answer"] and result["usage"]["tool_calls"] >= 1
     else:
-        assert result["diagnostics"] and all(d["stage"] in (
-            "parse", "resolve", "schema", "dependency", "execute", "answer") for d in result["diagnostics"])
+        assert result["diagnostics"] and all(
+            d["stage"] in ("parse", "resolve", "schema", "dependency", "execute", "answer")
+            for d in result["diagnostics"]
+        )
     assert store.is_file()

@@ -60,7 +60,9 @@ def test_variables_expand_with_defaults(tmp_path: Path) -> None:
             "web": {"url": "http://${HOST}:8000/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
         }
     }
-    config = parse_servers(data, environ={"TOKEN": "t0k", "HOST": "localhost", "EMPTY": ""}, workspace=tmp_path)
+    config = parse_servers(
+        data, environ={"TOKEN": "t0k", "HOST": "localhost", "EMPTY": ""}, workspace=tmp_path
+    )
     assert config.servers["a"] == StdioServer(command="uvx", args=["--token=t0k"], env={"K": "d"})
     assert config.servers["web"] == HttpServer(
         url="http://localhost:8000/mcp", headers={"Authorization": "Bearer t0k"}
@@ -79,7 +81,9 @@ def test_select_keeps_a_subset_in_the_order_asked() -> None:
 
 
 def test_disabled_servers_are_skipped() -> None:
-    config = parse_servers({"mcpServers": {"a": {"command": "x", "disabled": True}, "b": {"url": "http://h/"}}})
+    config = parse_servers(
+        {"mcpServers": {"a": {"command": "x", "disabled": True}, "b": {"url": "http://h/"}}}
+    )
     assert list(config.servers) == ["b"]
 
 

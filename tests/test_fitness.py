@@ -151,7 +151,9 @@ def test_value_is_strictly_monotone_with_the_order(a: Fitness, b: Fitness) -> No
 def test_verified_coverage_counts_only_values_the_tools_returned() -> None:
     from evoflux.fitness import verified_coverage
 
-    evidence = 'n1 = unit.convert_temperature({"value": 100}) returned: {"result": 37.7778, "unit": "celsius"}'
+    evidence = (
+        'n1 = unit.convert_temperature({"value": 100}) returned: {"result": 37.7778, "unit": "celsius"}'
+    )
     both = verified_coverage([("100 F in C", "37.78"), ("the unit", "Celsius")], evidence)
     assert both.score == 1.0 and both.missing == []
     invented = verified_coverage([("100 F in C", "37.78"), ("times 3", "113.33")], evidence)
@@ -164,7 +166,12 @@ def test_effective_coverage_discounts_unused_task_quantities() -> None:
 
     task = "Convert 100 F to Celsius and multiply by 3"
     uses_both = Workflow.model_validate(
-        {"nodes": [{"id": "n1", "tool": "u.c", "args": {"v": 100}}, {"id": "n2", "tool": "m.e", "args": {"x": 3}}]}
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.c", "args": {"v": 100}},
+                {"id": "n2", "tool": "m.e", "args": {"x": 3}},
+            ]
+        }
     )
     uses_one = Workflow.model_validate({"nodes": [{"id": "n1", "tool": "u.c", "args": {"v": 3}}]})
     full = Coverage(score=1.0)

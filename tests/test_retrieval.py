@@ -89,7 +89,23 @@ def test_ranking_is_deterministic_and_ties_go_to_the_name() -> None:
 
 def test_a_250_tool_catalog_ranks_in_milliseconds() -> None:
     rng = random.Random(0)
-    words = "list get search create delete update file user issue repo weather price stock map note".split()
+    words = [
+        "list",
+        "get",
+        "search",
+        "create",
+        "delete",
+        "update",
+        "file",
+        "user",
+        "issue",
+        "repo",
+        "weather",
+        "price",
+        "stock",
+        "map",
+        "note",
+    ]
     tools = [
         _tool(
             f"server{i % 25}",

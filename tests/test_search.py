@@ -166,8 +166,11 @@ async def test_without_feedback_nothing_runs_until_the_best_is_chosen(catalog: C
 
 @pytest.mark.anyio
 async def test_the_evoflux_method_reports_the_search(catalog: Catalog) -> None:
-    planner = ScriptedPlanner([plan({"id": "n1", "tool": "add", "args": {"a": 2, "b": 3}}, ECHO)],
-                              judge_fn=echo_judge, answer_fn=lambda t, e, d: "The sum is 5.")
+    planner = ScriptedPlanner(
+        [plan({"id": "n1", "tool": "add", "args": {"a": 2, "b": 3}}, ECHO)],
+        judge_fn=echo_judge,
+        answer_fn=lambda t, e, d: "The sum is 5.",
+    )
     with anyio.fail_after(60):
         result = await run_method("evoflux", TASK, catalog, planner, MethodSettings())
     data = result.to_json()

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import anyio
 import typer
-from rich.console import Console
 from pydantic import ValidationError
+from rich.console import Console
 from rich.markup import escape
 
 from evoflux.budget import Budget
@@ -21,14 +21,14 @@ from evoflux.console import ConsoleObserver, print_result, print_tools
 from evoflux.errors import EvofluxError
 from evoflux.intensity import IntensityConfig
 from evoflux.methods import METHODS, MethodSettings, Observer, QuietObserver, run_method, visible_tools
-from evoflux.recording import RecordingObserver, config_secrets, default_store_path
-from evoflux.search import SearchSettings, Switches
-from evoflux.store import RunStore
 from evoflux.models import MODELS, ensure_model
 from evoflux.planners.planner import LMPlanner
 from evoflux.planners.spec import SPEC_FORMS, load_model
+from evoflux.recording import RecordingObserver, config_secrets, default_store_path
 from evoflux.result import RunResult
+from evoflux.search import SearchSettings, Switches
 from evoflux.servers import warm_servers
+from evoflux.store import RunStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evolve executable MCP tool workflows.")
 err = Console(stderr=True, soft_wrap=True)
@@ -64,7 +64,9 @@ def setup(
             err.print(f"model {name}: {ensure_model(name, progress=show)}", highlight=False)
         if not skip_servers:
             config = load_servers(servers)
-            results = anyio.run(lambda: warm_servers(config, progress=lambda m: err.print(m, highlight=False)))
+            results = anyio.run(
+                lambda: warm_servers(config, progress=lambda m: err.print(m, highlight=False))
+            )
             bad = [r for r in results if not r.ok]
             if bad:
                 _fail(EvofluxError("servers that did not warm up: " + ", ".join(r.name for r in bad)))
@@ -102,12 +104,18 @@ def run(
     budget: Annotated[
         str, typer.Option(help="Search budget, e.g. generations=4,population=6,lm_calls=40,wall_s=900.")
     ] = "",
-    no_redesign: Annotated[bool, typer.Option("--no-redesign", help="Ablation: no meta-guided redesign.")] = False,
-    no_diversity: Annotated[bool, typer.Option("--no-diversity", help="Ablation: prune to the fittest.")] = False,
+    no_redesign: Annotated[
+        bool, typer.Option("--no-redesign", help="Ablation: no meta-guided redesign.")
+    ] = False,
+    no_diversity: Annotated[
+        bool, typer.Option("--no-diversity", help="Ablation: prune to the fittest.")
+    ] = False,
     no_feedback: Annotated[
         bool, typer.Option("--no-feedback", help="Ablation: no execution during the search.")
     ] = False,
-    rules_only: Annotated[bool, typer.Option("--rules-only", help="Ablation: no model-guided edits.")] = False,
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Ablation: no model-guided edits.")
+    ] = False,
     fixed_intensity: Annotated[
         float | None, typer.Option("--fixed-intensity", help="Ablation: a constant exploration probability.")
     ] = None,
@@ -130,8 +138,11 @@ def run(
         search = SearchSettings(
             budget=Budget.parse(budget),
             switches=Switches(
-                redesign=not no_redesign, diversity=not no_diversity, feedback=not no_feedback,
-                model_edits=not rules_only, judge=not no_judge,
+                redesign=not no_redesign,
+                diversity=not no_diversity,
+                feedback=not no_feedback,
+                model_edits=not rules_only,
+                judge=not no_judge,
             ),
             intensity=IntensityConfig(fixed=fixed_intensity),
         )
@@ -141,7 +152,9 @@ def run(
         config = load_servers(servers)
         model = load_model(planner)
         judge_model = load_model(judge) if judge else None
-        recorder = None if no_store else RunStore(store or default_store_path(), secrets=config_secrets(config))
+        recorder = (
+            None if no_store else RunStore(store or default_store_path(), secrets=config_secrets(config))
+        )
     except (EvofluxError, ValidationError) as e:
         _fail(e)
     observer: Observer = QuietObserver() if as_json else ConsoleObserver(console)
@@ -160,8 +173,12 @@ def run(
             if recorder is not None:
                 prompt = lm.plan_messages(task, visible_tools(task, catalog, top_k))
                 run_id = recorder.start_run(
-                    task=task, method=method, planner=planner, seed=seed,
-                    settings=settings.model_dump(mode="json"), prompt=prompt,
+                    task=task,
+                    method=method,
+                    planner=planner,
+                    seed=seed,
+                    settings=settings.model_dump(mode="json"),
+                    prompt=prompt,
                 )
                 watcher = RecordingObserver(observer, recorder, run_id)
             result = await run_method(method, task, catalog, lm, settings, watcher, judge_planner)

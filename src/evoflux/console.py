@@ -19,7 +19,12 @@ from evoflux.search import Evaluated
 
 __all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
 
-_MARK = {"ok": "[green]✓[/]", "cached": "[green]✓ (cached)[/]", "failed": "[red]✗[/]", "skipped": "[yellow]–[/]"}
+_MARK = {
+    "ok": "[green]✓[/]",
+    "cached": "[green]✓ (cached)[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[yellow]–[/]",
+}
 
 
 def _args(args: dict[str, Any], limit: int = 90) -> str:
@@ -42,7 +47,10 @@ def workflow_tree(workflow: Workflow, title: str = "plan") -> Tree:
             if node is None:
                 continue
             inputs = f" [dim]← {', '.join(sorted(deps[node_id]))}[/]" if deps[node_id] else ""
-            branch.add(f"[cyan]{escape(node.id)}[/] {escape(node.tool)} {escape(_args(node.args))}{inputs}", highlight=False)
+            branch.add(
+                f"[cyan]{escape(node.id)}[/] {escape(node.tool)} {escape(_args(node.args))}{inputs}",
+                highlight=False,
+            )
     uses = ", ".join(workflow.answer.uses) or "(sinks)"
     template = f": {escape(workflow.answer.template)}" if workflow.answer.template else ""
     tree.add(f"[magenta]answer[/] from {escape(uses)}{template}")
@@ -117,7 +125,9 @@ def print_tools(console: Console, tools: list[dict[str, Any]], failed: dict[str,
         schema = tool["input_schema"]
         required = set(schema.get("required", []))
         params = ", ".join(p + ("*" if p in required else "") for p in schema.get("properties", {}))
-        table.add_row(escape(tool["name"]), escape(params), escape(" ".join(tool["description"].split())[:100]))
+        table.add_row(
+            escape(tool["name"]), escape(params), escape(" ".join(tool["description"].split())[:100])
+        )
     console.print(table)
     for server, reason in failed.items():
         console.print(f"[red]{escape(server)} did not start:[/] {escape(reason)}", highlight=False)

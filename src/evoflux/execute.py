@@ -24,7 +24,7 @@ from evoflux.tools import ToolCaller, ToolResult, output_value
 from evoflux.trace import NodeRun, Trace
 from evoflux.validate import Limits, check_arguments
 
-__all__ = ["CallCache", "ExecutionSettings", "Event", "execute", "tool_failure"]
+__all__ = ["CallCache", "Event", "ExecutionSettings", "execute", "tool_failure"]
 
 
 class ExecutionSettings(BaseModel):
@@ -69,7 +69,9 @@ class CallCache:
         return len(self._results)
 
 
-def _fit_referenced(planned: dict[str, Any], arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+def _fit_referenced(
+    planned: dict[str, Any], arguments: dict[str, Any], schema: dict[str, Any]
+) -> dict[str, Any]:
     """Top-level arguments that were whole references, converted to the type their parameter declares
     (an upstream number feeding a string parameter becomes its text, "42" feeding a number becomes 42).
     Literals are left alone: the static checks already hold them to the schema."""

@@ -14,6 +14,7 @@ found in its text content, else the text itself (see `tools.output_value`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -202,10 +203,8 @@ def resolve_path(value: Any, steps: tuple[str | int, ...]) -> Any:
     current = value
     for i, step in enumerate(steps):
         if isinstance(current, str) and current[:1] in "[{":
-            try:
+            with contextlib.suppress(ValueError):
                 current = json.loads(current)
-            except ValueError:
-                pass
         if i == 0 and step in _ROOT_ALIASES and not (isinstance(current, dict) and step in current):
             continue
         if isinstance(step, int):

@@ -124,7 +124,9 @@ async def self_repair(
         spent = planner.usage.calls - calls0
         if trace.feasible or spent + 2 > budget.lm_calls or time.monotonic() - started > budget.wall_s:
             break
-        plan = await anyio.to_thread.run_sync(_retry, planner, task, tools, workflow, trace, settings.seed + attempt)
+        plan = await anyio.to_thread.run_sync(
+            _retry, planner, task, tools, workflow, trace, settings.seed + attempt
+        )
     result = _result("self-repair", task, workflow, trace, planner, settings, started)
     return result.model_copy(update={"search": {"attempts": attempt}})
 
@@ -136,7 +138,9 @@ def _retry(
     if workflow is None:
         return planner.plan(task, tools, seed=seed, temperature=0.7)
     outputs = "\n".join(
-        f"{r.node}: {json.dumps(r.output, default=str)[:300]}" for r in trace.runs.values() if r.status == "ok"
+        f"{r.node}: {json.dumps(r.output, default=str)[:300]}"
+        for r in trace.runs.values()
+        if r.status == "ok"
     )
     return planner.repair(task, tools, workflow, trace.diagnostics, outputs, seed=seed)
 
@@ -156,8 +160,14 @@ async def evoflux(
     search = settings.search.model_copy(update={"seed": settings.seed, "execution": settings.execution})
 
     outcome = await evolve(
-        task, caller, planner, tools, search, judge=judge,
-        on_generation=observer.generation, on_candidate=observer.candidate,
+        task,
+        caller,
+        planner,
+        tools,
+        search,
+        judge=judge,
+        on_generation=observer.generation,
+        on_candidate=observer.candidate,
     )
     best = outcome.best
     workflow = best.candidate.workflow if best else None
@@ -183,14 +193,24 @@ async def _final(
     if workflow is None:
         return Trace(diagnostics=diagnostics)
     return await evaluate(
-        task, workflow, caller, writer=planner, settings=settings.execution, cache=cache,
+        task,
+        workflow,
+        caller,
+        writer=planner,
+        settings=settings.execution,
+        cache=cache,
         on_event=observer.event,
     )
 
 
 def _result(
-    method: str, task: str, workflow: Workflow | None, trace: Trace, planner: Planner,
-    settings: MethodSettings, started: float,
+    method: str,
+    task: str,
+    workflow: Workflow | None,
+    trace: Trace,
+    planner: Planner,
+    settings: MethodSettings,
+    started: float,
 ) -> RunResult:
     return RunResult(
         method=method,

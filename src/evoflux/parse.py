@@ -96,7 +96,7 @@ def normalise(data: Any) -> dict[str, Any]:
 
 def parse_workflow(text: str, *, truncated: bool = False) -> tuple[Workflow | None, list[Diagnostic]]:
     """Parse model output into a Workflow, or return `parse` diagnostics saying why not."""
-    hint = "Answer with one JSON object: {\"nodes\": [{\"id\", \"tool\", \"args\"}], \"answer\": {...}}."
+    hint = 'Answer with one JSON object: {"nodes": [{"id", "tool", "args"}], "answer": {...}}.'
     if truncated:
         return None, [
             Diagnostic(

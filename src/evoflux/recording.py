@@ -59,11 +59,20 @@ class RecordingObserver:
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         c = item.candidate
         self.store.add_candidate(
-            self.run_id, c, diagnostics=item.feedback, coverage=item.coverage,
-            feasible=item.trace.feasible, tool_calls=item.trace.tool_calls, outputs=item.trace.outputs,
+            self.run_id,
+            c,
+            diagnostics=item.feedback,
+            coverage=item.coverage,
+            feasible=item.trace.feasible,
+            tool_calls=item.trace.tool_calls,
+            outputs=item.trace.outputs,
         )
         self.store.add_edit(
-            self.run_id, generation=c.generation, parent=parent or None, child=c.id, operators=c.edits,
+            self.run_id,
+            generation=c.generation,
+            parent=parent or None,
+            child=c.id,
+            operators=c.edits,
             mode=mode,
         )
         self.inner.candidate(mode, item, parent)

@@ -177,8 +177,14 @@ class _Search:
     """The state of one search; `evolve` drives it."""
 
     def __init__(
-        self, task: str, caller: ToolCaller, planner: Planner, tools: Sequence[ToolSpec],
-        settings: SearchSettings, judge: Judge, listener: Listener | None,
+        self,
+        task: str,
+        caller: ToolCaller,
+        planner: Planner,
+        tools: Sequence[ToolSpec],
+        settings: SearchSettings,
+        judge: Judge,
+        listener: Listener | None,
     ) -> None:
         self.task, self.caller, self.planner, self.tools = task, caller, planner, list(tools)
         self.settings, self.judge, self.listener = settings, judge, listener
@@ -206,8 +212,11 @@ class _Search:
 
     def context(self, parent: Evaluated) -> EditContext:
         return EditContext(
-            catalog=self.caller.tools, rng=self.rng, diagnostics=parent.feedback,
-            trace=parent.trace if parent.trace.runs else None, task=self.task,
+            catalog=self.caller.tools,
+            rng=self.rng,
+            diagnostics=parent.feedback,
+            trace=parent.trace if parent.trace.runs else None,
+            task=self.task,
         )
 
     def generation_summary(self, generation: int, note: str) -> dict[str, Any]:
@@ -245,7 +254,9 @@ class _Search:
     async def explore(self, parent: Evaluated, generation: int) -> None:
         ctx = self.context(parent)
         child, edits = mutate(
-            parent.candidate.workflow, ctx, n_edits=self.settings.explore_edits,
+            parent.candidate.workflow,
+            ctx,
+            n_edits=self.settings.explore_edits,
             revalidate=lambda w: validate(w, self.caller.tools, self.settings.execution.limits),
         )
         if edits:
@@ -286,8 +297,13 @@ class _Search:
         return 100 + self._calls
 
     async def admit(
-        self, made: Workflow | PlanResult, *, generation: int, origin: str,
-        parent: Evaluated | None = None, edits: Sequence[str] = (),
+        self,
+        made: Workflow | PlanResult,
+        *,
+        generation: int,
+        origin: str,
+        parent: Evaluated | None = None,
+        edits: Sequence[str] = (),
     ) -> Evaluated | None:
         """Evaluate a new workflow (or record an unparsable plan) and offer it to the population."""
         if isinstance(made, PlanResult):  # the model's output did not parse: nothing to evolve
@@ -301,8 +317,12 @@ class _Search:
             return known
         fitness = Fitness.worst()
         candidate = Candidate.new(
-            made, fitness, generation=generation, origin=origin,
-            parent=parent.candidate.id if parent else None, edits=edits,
+            made,
+            fitness,
+            generation=generation,
+            origin=origin,
+            parent=parent.candidate.id if parent else None,
+            edits=edits,
         )
         evaluated = await self.evaluate(candidate, execute=self.switches.feedback, seed_size=seed_size)
         self.evaluated[candidate.id] = evaluated

@@ -53,6 +53,8 @@ class Trace(BaseModel):
     @property
     def feasible(self) -> bool:
         """Parsed, resolved, valid, every node executed, and an answer written from executed outputs."""
-        return not self.diagnostics and self.answer is not None and all(
-            run.status == "ok" for run in self.runs.values()
+        return (
+            not self.diagnostics
+            and self.answer is not None
+            and all(run.status == "ok" for run in self.runs.values())
         )

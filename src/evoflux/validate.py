@@ -169,8 +169,12 @@ def _output_field_error(ref: Ref, spec: ToolSpec | None) -> str | None:
     """Why `ref` cannot exist according to the producer's outputSchema, or None."""
     schema = spec.output_schema if spec else None
     steps = list(ref.steps)
-    if steps and steps[0] in _ROOT_ALIASES and not (  # the aliases `resolve_path` accepts
-        schema and steps[0] in schema.get("properties", {})
+    if (
+        steps
+        and steps[0] in _ROOT_ALIASES
+        and not (  # the aliases `resolve_path` accepts
+            schema and steps[0] in schema.get("properties", {})
+        )
     ):
         steps = steps[1:]
     for step in steps:
@@ -180,12 +184,16 @@ def _output_field_error(ref: Ref, spec: ToolSpec | None) -> str | None:
             schema = schema.get("items")
             continue
         props = schema.get("properties")
-        if not isinstance(props, dict) or schema.get("additionalProperties", False) is not False and not props:
+        if not isinstance(props, dict) or (
+            schema.get("additionalProperties", False) is not False and not props
+        ):
             return None
         if step not in props:
             if schema.get("additionalProperties") not in (None, False):
                 return None
-            return f"{spec.name if spec else 'the tool'} returns no field {step!r}; fields: {', '.join(props)}"
+            return (
+                f"{spec.name if spec else 'the tool'} returns no field {step!r}; fields: {', '.join(props)}"
+            )
         schema = props[step]
     return None
 
@@ -265,7 +273,8 @@ def validate(
                     stage=Stage.RESOLVE,
                     node=node.id,
                     message=f"tool {node.tool!r} is unusable: {spec.unusable}",
-                    hint=f"use another tool: {', '.join(n for n in closest_tools(node.tool, tools) if n != spec.name)}",
+                    hint="use another tool: "
+                    + ", ".join(n for n in closest_tools(node.tool, tools) if n != spec.name),
                 )
             )
         else:

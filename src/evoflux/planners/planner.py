@@ -41,13 +41,21 @@ class Planner(Protocol):
 
     usage: Usage
 
-    def plan(self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0) -> PlanResult:
+    def plan(
+        self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
+    ) -> PlanResult:
         """A first workflow for the task."""
         ...
 
     def repair(
-        self, task: str, tools: Sequence[ToolSpec], workflow: Workflow, diagnostics: list[Diagnostic],
-        outputs: str = "", *, seed: int = 0,
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        workflow: Workflow,
+        diagnostics: list[Diagnostic],
+        outputs: str = "",
+        *,
+        seed: int = 0,
     ) -> PlanResult:
         """The workflow corrected against its diagnostics (and executed outputs, when any)."""
         ...
@@ -56,7 +64,9 @@ class Planner(Protocol):
         """A fundamentally different workflow, given a summary of what failed across a population."""
         ...
 
-    def rewrite_node(self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0) -> dict[str, Any] | None:
+    def rewrite_node(
+        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
+    ) -> dict[str, Any] | None:
         """One node rewritten from its neighbourhood and the diagnostics that blame it."""
         ...
 
@@ -176,7 +186,9 @@ _JUDGE_SCHEMA: dict[str, Any] = {
 class LMPlanner:
     """The planner backed by a real language model (embedded llama.cpp or an OpenAI-compatible endpoint)."""
 
-    def __init__(self, model: LanguageModel, *, max_plan_tokens: int = 700, max_answer_tokens: int = 200) -> None:
+    def __init__(
+        self, model: LanguageModel, *, max_plan_tokens: int = 700, max_answer_tokens: int = 200
+    ) -> None:
         self.model = model
         self.max_plan_tokens = max_plan_tokens
         self.max_answer_tokens = max_answer_tokens
@@ -198,8 +210,12 @@ class LMPlanner:
             temperature=temperature,
             seed=seed,
         )
-        workflow, diagnostics = parse_workflow(completion.text, truncated=completion.finish_reason == "length")
-        return PlanResult(workflow=workflow, diagnostics=diagnostics, raw=completion.text, usage=completion.usage)
+        workflow, diagnostics = parse_workflow(
+            completion.text, truncated=completion.finish_reason == "length"
+        )
+        return PlanResult(
+            workflow=workflow, diagnostics=diagnostics, raw=completion.text, usage=completion.usage
+        )
 
     def plan_messages(self, task: str, tools: Sequence[ToolSpec]) -> list[dict[str, str]]:
         """The chat messages of a plan request (what a fine-tuned planner is trained on)."""
@@ -211,181 +227,14 @@ class LMPlanner:
         return self._plan_call(tools, f"Task: {task}", seed, temperature)
 
     def repair(
-        self, task: str, tools: Sequence[ToolSpec], workflow: Workflow, diagnostics: list[Diagnostic],
-        outputs: str = "", *, seed: int = 0,
-    ) -> PlanResult:
-        user = _fill(
-            "repair",
-            task=task,
-            workflow=_workflow_json(workflow),
-            diagnostics=render(diagnostics),
-            outputs=f"Outputs of the steps that ran:\n{outputs}\n" if outputs else "",
-        )
-        return self._plan_call(tools, user, seed, 0.3 if seed else 0.0)
-
-    def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
-        return self._plan_call(tools, _fill("redesign", task=task, summary=summary), seed, 0.8)
-
-    def rewrite_node(
-        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
-    ) -> dict[str, Any] | None:
-        """`context` is `operators.node_context`: the task, the node, its problems and its neighbours."""
-        completion = self._complete(
-            [self._system(tools), Message(role="user", content=_fill("rewrite", context=context))],
-            schema=plan_schema([t.name for t in tools])["properties"]["nodes"]["items"],
-            max_tokens=300,
-            temperature=0.5,
-            seed=seed,
-        )
-        if completion.finish_reason == "length":
-            return None
-        try:
-            data = extract_json(completion.text)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
-        """The final answer phrased from executed evidence."""
-        ...
-
-    def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
-        """Does the evidence answer each part of the task; what is missing."""
-        ...
-
-
-@cache
-def prompt(name: str) -> str:
-    """A prompt template from the package data."""
-    return resources.files("evoflux.planners").joinpath(f"prompts/{name}.md").read_text(encoding="utf-8")
-
-
-def _fill(name: str, **values: str) -> str:
-    text = prompt(name)
-    for key, value in values.items():
-        text = text.replace(f"<<{key}>>", value)
-    return text
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def render_catalog(tools: Sequence[ToolSpec], *, desc_chars: int = 200, param_chars: int = 90) -> str:
-    """The catalog as compact text: one tool per line, its parameters indented below."""
-    lines = []
-    for spec in tools:
-        lines.append(f"- {spec.name}: {_short(spec.description, desc_chars)}")
-        returns = _output_fields(spec.output_schema)
-        if returns:
-            lines.append(f"    returns: {returns}")
-        props = spec.input_schema.get("properties", {})
-        required = set(spec.input_schema.get("required", []))
-        if not isinstance(props, dict):
-            continue
-        for pname, pschema in list(props.items())[:12]:
-            pschema = pschema if isinstance(pschema, dict) else {}
-            kind = pschema.get("type", "any")
-            if "enum" in pschema:
-                kind = "one of " + ", ".join(json.dumps(v) for v in pschema["enum"][:10])
-            flag = "required" if pname in required else "optional"
-            desc = _short(str(pschema.get("description", "")), param_chars)
-            lines.append(f"    {pname} ({kind}, {flag}){': ' + desc if desc else ''}")
-    return "\n".join(lines)
-
-
-def _output_fields(schema: dict[str, Any] | None) -> str:
-    """The top-level fields an outputSchema promises, as `{a, b, c}`; '' when it promises none."""
-    props = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(props, dict) or not props:
-        return ""
-    return "{" + ", ".join(list(map(str, props))[:10]) + "}"
-
-
-def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[str, Any]:
-    """The JSON Schema plans are decoded under: tool names constrained to the catalog."""
-    node = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^n[0-9]{1,2}$"},
-            "tool": {"enum": list(tool_names)},
-            "args": {"type": "object"},
-        },
-        "required": ["id", "tool", "args"],
-        "additionalProperties": False,
-    }
-    answer = {
-        "type": "object",
-        "properties": {
-            "uses": {"type": "array", "items": {"type": "string", "pattern": "^n[0-9]{1,2}$"}, "maxItems": 8},
-            "template": {"type": "string", "maxLength": 400},
-        },
-        "required": ["uses", "template"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "nodes": {"type": "array", "items": node, "minItems": 1, "maxItems": max_nodes},
-            "answer": answer,
-        },
-        "required": ["nodes", "answer"],
-        "additionalProperties": False,
-    }
-
-
-_JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "missing": {"type": "array", "items": {"type": "string", "maxLength": 160}, "maxItems": 5},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-    "required": ["missing", "score"],
-    "additionalProperties": False,
-}
-
-
-class LMPlanner:
-    """The planner backed by a real language model (embedded llama.cpp or an OpenAI-compatible endpoint)."""
-
-    def __init__(self, model: LanguageModel, *, max_plan_tokens: int = 700, max_answer_tokens: int = 200) -> None:
-        self.model = model
-        self.max_plan_tokens = max_plan_tokens
-        self.max_answer_tokens = max_answer_tokens
-        self.usage = Usage()
-
-    def _complete(self, messages: list[Message], **kwargs: Any) -> Completion:
-        completion = self.model.complete(messages, **kwargs)
-        self.usage = self.usage + completion.usage
-        return completion
-
-    def _system(self, tools: Sequence[ToolSpec]) -> Message:
-        return Message(role="system", content=_fill("plan", catalog=render_catalog(tools)))
-
-    def _plan_call(self, tools: Sequence[ToolSpec], user: str, seed: int, temperature: float) -> PlanResult:
-        completion = self._complete(
-            [self._system(tools), Message(role="user", content=user)],
-            schema=plan_schema([t.name for t in tools]),
-            max_tokens=self.max_plan_tokens,
-            temperature=temperature,
-            seed=seed,
-        )
-        workflow, diagnostics = parse_workflow(completion.text, truncated=completion.finish_reason == "length")
-        return PlanResult(workflow=workflow, diagnostics=diagnostics, raw=completion.text, usage=completion.usage)
-
-    def plan_messages(self, task: str, tools: Sequence[ToolSpec]) -> list[dict[str, str]]:
-        """The chat messages of a plan request (what a fine-tuned planner is trained on)."""
-        return [self._system(tools).as_dict(), Message(role="user", content=f"Task: {task}").as_dict()]
-
-    def plan(
-        self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
-    ) -> PlanResult:
-        return self._plan_call(tools, f"Task: {task}", seed, temperature)
-
-    def repair(
-        self, task: str, tools: Sequence[ToolSpec], workflow: Workflow, diagnostics: list[Diagnostic],
-        outputs: str = "", *, seed: int = 0,
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        workflow: Workflow,
+        diagnostics: list[Diagnostic],
+        outputs: str = "",
+        *,
+        seed: int = 0,
     ) -> PlanResult:
         user = _fill(
             "repair",
@@ -403,8 +252,15 @@ class LMPlanner:
         self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
     ) -> dict[str, Any] | None:
         completion = self._complete(
-            [self._system(tools), Message(role="user", content=_fill("rewrite", task=task, workflow=context,
-                                                                      node=node_id, diagnostics="", outputs=""))],
+            [
+                self._system(tools),
+                Message(
+                    role="user",
+                    content=_fill(
+                        "rewrite", task=task, workflow=context, node=node_id, diagnostics="", outputs=""
+                    ),
+                ),
+            ],
             schema=plan_schema([t.name for t in tools])["properties"]["nodes"]["items"],
             max_tokens=300,
             temperature=0.5,
@@ -420,7 +276,12 @@ class LMPlanner:
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
         completion = self._complete(
-            [Message(role="user", content=_fill("answer", task=task, evidence=evidence, draft=draft or "(none)"))],
+            [
+                Message(
+                    role="user",
+                    content=_fill("answer", task=task, evidence=evidence, draft=draft or "(none)"),
+                )
+            ],
             max_tokens=self.max_answer_tokens,
         )
         text = completion.text.strip()
@@ -444,6 +305,9 @@ class LMPlanner:
 
 def _workflow_json(workflow: Workflow) -> str:
     return json.dumps(
-        {"nodes": [n.model_dump(exclude={"why"}) for n in workflow.nodes], "answer": workflow.answer.model_dump()},
+        {
+            "nodes": [n.model_dump(exclude={"why"}) for n in workflow.nodes],
+            "answer": workflow.answer.model_dump(),
+        },
         ensure_ascii=False,
     )

@@ -63,19 +63,29 @@ class ScriptedPlanner:
         turn = self._turn.get(kind, 0)
         self._turn[kind] = turn + 1
         reply = script[min(turn, len(script) - 1)]
-        text = reply.model_dump_json() if isinstance(reply, Workflow) else (
-            reply if isinstance(reply, str) else json.dumps(reply)
+        text = (
+            reply.model_dump_json()
+            if isinstance(reply, Workflow)
+            else (reply if isinstance(reply, str) else json.dumps(reply))
         )
         self._count(kind, text)
         workflow, diagnostics = parse_workflow(text)
         return PlanResult(workflow=workflow, diagnostics=diagnostics, raw=text)
 
-    def plan(self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0) -> PlanResult:
+    def plan(
+        self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
+    ) -> PlanResult:
         return self._next("plan", self.plans)
 
     def repair(
-        self, task: str, tools: Sequence[ToolSpec], workflow: Workflow, diagnostics: list[Diagnostic],
-        outputs: str = "", *, seed: int = 0,
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        workflow: Workflow,
+        diagnostics: list[Diagnostic],
+        outputs: str = "",
+        *,
+        seed: int = 0,
     ) -> PlanResult:
         return self._next("repair", self.repairs)
 
