@@ -193,7 +193,10 @@ Reproduce: `.venv/bin/python scripts/retrieval_recall.py --write docs/retrieval.
 ## Method
 
 Okapi BM25 (k1 = 1.2, b = 0.75) over each tool's name and server name (counted 3 times), description,
-and parameter names and descriptions. Text is split at camelCase, snake_case and kebab-case boundaries,
+parameter names and descriptions, and the values of short enums (12 values or fewer: a unit such as
+`fahrenheit` may be named only there; long enums such as time-zone lists are left out as noise; with
+them R@5 was 0.415, without enums 0.437 at R@5 but 0.602/0.737 at R@10/R@20, against 0.605/0.741 now).
+Text is split at camelCase, snake_case and kebab-case boundaries,
 lowercased, stripped of English stop words and stemmed by a light suffix stripper. A task word of five
 or more letters that the catalog does not contain is matched to its closest catalog word (rapidfuzz
 ratio >= 88) at half weight; the paraphrased queries are well spelled, so this only matters for typos.

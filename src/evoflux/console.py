@@ -79,9 +79,10 @@ class ConsoleObserver:
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         c = item.candidate
         edits = f" {', '.join(c.edits)}" if c.edits else ""
+        steps = " → ".join(n.tool for n in c.workflow.nodes) or "(no steps)"
+        scored = escape(c.fitness.describe())
         self.console.print(
-            f"  [dim]{escape(mode)}{escape(edits)} → {c.id[:8]} {escape(c.fitness.describe())}[/]",
-            highlight=False,
+            f"  [dim]{escape(mode)}{escape(edits)}:[/] {escape(steps)} [dim]{scored}[/]", highlight=False
         )
 
     def generation(self, summary: dict[str, Any]) -> None:

@@ -67,19 +67,37 @@ def tokenize(text: str) -> list[str]:
     return words
 
 
+_MAX_ENUM = 12
+
+
 def _parameter_text(schema: dict[str, Any], depth: int = 0) -> Iterable[str]:
-    """The names and descriptions of the parameters in an input schema, nested ones included."""
+    """The names, descriptions and enum values of the parameters in an input schema, nested ones and
+    local definitions (`$defs`) included: a unit or a mode named only in an enum still finds its tool."""
+    if depth >= 4:
+        return
+    enum = schema.get("enum")
+    if isinstance(enum, list) and len(enum) <= _MAX_ENUM:  # long enums (time zones, codes) add only noise
+        yield " ".join(v for v in enum if isinstance(v, str))
     properties = schema.get("properties")
-    if isinstance(properties, dict) and depth < 4:
+    if isinstance(properties, dict):
         for name, sub in properties.items():
             yield str(name)
             if isinstance(sub, dict):
                 if isinstance(sub.get("description"), str):
                     yield sub["description"]
                 yield from _parameter_text(sub, depth + 1)
-    items = schema.get("items")
-    if isinstance(items, dict) and depth < 4:
-        yield from _parameter_text(items, depth + 1)
+    for key in ("items", "anyOf", "oneOf", "allOf", "$defs", "definitions"):
+        sub = schema.get(key)
+        subs = (
+            sub
+            if isinstance(sub, list)
+            else list(sub.values())
+            if key in ("$defs", "definitions") and isinstance(sub, dict)
+            else [sub]
+        )
+        for one in subs:
+            if isinstance(one, dict):
+                yield from _parameter_text(one, depth + 1)
 
 
 def tool_document(tool: ToolSpec, *, name_weight: int = 3) -> list[str]:

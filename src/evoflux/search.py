@@ -251,16 +251,21 @@ class _Search:
             plan = await self._plan(make, seed)
             await self.admit(plan, generation=0, origin="seed")
 
-    async def explore(self, parent: Evaluated, generation: int) -> None:
+    async def explore(self, parent: Evaluated, generation: int, tries: int = 3) -> None:
+        """Several rule-based edits at once; an edit that only recreates a known workflow is redrawn."""
         ctx = self.context(parent)
-        child, edits = mutate(
-            parent.candidate.workflow,
-            ctx,
-            n_edits=self.settings.explore_edits,
-            revalidate=lambda w: validate(w, self.caller.tools, self.settings.execution.limits),
-        )
-        if edits:
-            await self.admit(child, generation=generation, origin="explore", parent=parent, edits=edits)
+        for _ in range(tries):
+            child, edits = mutate(
+                parent.candidate.workflow,
+                ctx,
+                n_edits=self.settings.explore_edits,
+                revalidate=lambda w: validate(w, self.caller.tools, self.settings.execution.limits),
+            )
+            if not edits:
+                return
+            if child.digest() not in self.evaluated:
+                await self.admit(child, generation=generation, origin="explore", parent=parent, edits=edits)
+                return
 
     async def exploit(self, parent: Evaluated, generation: int) -> None:
         seed = self._next_seed()
