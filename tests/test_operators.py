@@ -641,3 +641,30 @@ def test_operators_never_fail_on_messy_workflows(
             assert Workflow.model_validate(result.model_dump()).canonical() == result.canonical()
     mutated, names = mutate(workflow, ctx, n_edits=3)
     assert len(names) <= 3 and isinstance(mutated, Workflow)
+
+
+def test_narrow_ref_picks_the_numeric_field_of_a_whole_output_in_arithmetic() -> None:
+    converted = {
+        "original_value": 100.0,
+        "original_unit": "fahrenheit",
+        "converted_value": 37.78,
+        "converted_unit": "celsius",
+    }
+    trace = Trace(runs={"n1": NodeRun(node="n1", tool="unit.convert", status="ok", output=converted)})
+    workflow = _wf(
+        Node(id="n1", tool="unit.convert", args={"value": 100}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "3 * {{n1}}"}),
+    )
+    ctx = _ctx([_diag(Stage.EXECUTE, "n2", message="Unsupported operation: Dict")], trace=trace, task="x")
+    fixed = _apply("narrow_ref", workflow, ctx)
+    assert _args(fixed, "n2") == {"expression": "3 * {{n1.converted_value}}"}
+    # a key the output lacks is narrowed the same way
+    broken = _wf(
+        workflow.nodes[0], Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.celsius}} * 3"})
+    )
+    assert _args(_apply("narrow_ref", broken, ctx), "n2") == {"expression": "{{n1.converted_value}} * 3"}
+    # a reference to a scalar is left alone
+    fine = _wf(
+        workflow.nodes[0], Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.converted_value}}"})
+    )
+    assert OPERATORS_BY_NAME["narrow_ref"](fine, ctx) is None

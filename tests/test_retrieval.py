@@ -119,3 +119,24 @@ def test_a_250_tool_catalog_ranks_in_milliseconds() -> None:
     for _ in range(20):
         index.rank("search the stock price of a user repo and update the note", 10)
     assert (time.perf_counter() - started) < 2.0
+
+
+def test_a_unit_named_only_in_a_short_enum_finds_its_tool() -> None:
+    def converter(tool: str, units: list[str]) -> ToolSpec:
+        unit = {"type": "string", "enum": units}
+        schema = {
+            "type": "object",
+            "properties": {"value": {"type": "number"}, "from_unit": unit, "to_unit": unit},
+        }
+        return ToolSpec(
+            name=f"u.{tool}", server="u", tool=tool, description="Convert between units.", input_schema=schema
+        )
+
+    zones = [f"Zone/City{i}" for i in range(40)] + ["fahrenheit"]  # a long enum is not indexed
+    tools = [
+        converter("convert_angle", ["degrees", "radians"]),
+        converter("convert_temperature", ["celsius", "fahrenheit", "kelvin"]),
+        converter("convert_time_zone", zones),
+    ]
+    ranked = rank_tools("Convert 100 degrees Fahrenheit to Celsius", tools, 3)
+    assert ranked[0].name == "u.convert_temperature"

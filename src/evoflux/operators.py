@@ -13,6 +13,8 @@ input. Rule-based operators (the name is what run stores and ablation logs recor
 - `fix_args` (schema): all the argument repairs above, on one node;
 - `rebind_ref` (dependency, execute, answer): a broken reference -> an existing node or executed key
   (`n1.time` -> `n1.datetime`);
+- `narrow_ref` (execute, schema): a reference to a whole executed output, or to a key it lacks -> its best
+  scalar field (`"3 * {{n1}}"` -> `"3 * {{n1.converted_value}}"`);
 - `insert_producer` (schema, execute): add a node producing a required input that nobody provides;
 - `delete_node` (execute, answer; weight 0.5): delete a blamed or unused node, clean up references to it;
 - `swap_tool` (execute): a failing tool -> a tool with a similar schema, arguments mapped by name;
@@ -49,6 +51,7 @@ from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
 from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, output_paths, path_text
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
+from evoflux.narrowing import narrow_ref
 from evoflux.repairs import (
     add_required_arg,
     closest_tools,
@@ -118,6 +121,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("add_required_arg", add_required_arg, _S.SCHEMA),
     _op("fix_args", fix_args, _S.SCHEMA),
     _op("rebind_ref", rebind_ref, _S.DEPENDENCY, _S.EXECUTE, _S.ANSWER),
+    _op("narrow_ref", narrow_ref, _S.EXECUTE, _S.SCHEMA),
     _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
     _op("swap_tool", swap_tool, _S.EXECUTE),
