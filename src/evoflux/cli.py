@@ -13,11 +13,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 
+from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
+from evoflux.bench.suite import load_tasks
 from evoflux.budget import Budget
 from evoflux.catalog import open_catalog
 from evoflux.config import load_servers
-from evoflux.console import ConsoleObserver, print_result, print_tools
+from evoflux.console import ConsoleObserver, print_result, print_summary, print_tools
 from evoflux.errors import EvofluxError
 from evoflux.intensity import IntensityConfig
 from evoflux.methods import METHODS, MethodSettings, Observer, QuietObserver, run_method, visible_tools
@@ -206,7 +209,7 @@ def run(
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Argument(help="The JSONL file to write.")],
+    out: Annotated[Path, typer.Option(help="The JSONL file to write.")],
     kind: Annotated[str, typer.Option("--format", help="sft (SFTTrainer) or dpo (DPOTrainer).")] = "sft",
     store: Annotated[Path | None, typer.Option(help="SQLite run store (default: in EVOFLUX_HOME).")] = None,
 ) -> None:
@@ -219,6 +222,68 @@ def export(
     with RunStore(path) as recorder:
         count = recorder.export_sft(out) if kind == "sft" else recorder.export_dpo(out)
     err.print(f"wrote {count} {kind} examples to {out}", highlight=False)
+
+
+@app.command()
+def bench(
+    tasks: Annotated[
+        list[str], typer.Option("--tasks", help="JSONL task files (repeat, or comma-separate).")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for results.jsonl and summary.json.")],
+    servers: ServersOpt = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "zero-shot,evoflux",
+    planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@URL")] = "default",
+    seeds: Annotated[int, typer.Option(help="Seeds per task and method.")] = 1,
+    budget: Annotated[str, typer.Option(help="Search budget for evoflux and self-repair.")] = "",
+    limit: Annotated[int, typer.Option(help="Run only the first N tasks (0: all).")] = 0,
+) -> None:
+    """Run methods on task suites with checkable outcomes; resumable (finished lines are kept)."""
+    try:
+        files = [f for item in tasks for f in item.split(",") if f]
+        suite = load_tasks(files)[: limit or None]
+        chosen = [m.strip() for m in methods.split(",") if m.strip()]
+        unknown = [m for m in chosen if m not in METHODS]
+        if unknown:
+            raise EvofluxError(f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}")
+        settings = BenchSettings(
+            methods=chosen,
+            seeds=seeds,
+            planner=planner,
+            method=MethodSettings(search=SearchSettings(budget=Budget.parse(budget))),
+        )
+        config = load_servers(servers)
+        model = load_model(planner)
+    except (EvofluxError, ValidationError) as e:
+        _fail(e)
+    todo = len(suite) * len(chosen) * seeds - len(completed(out / "results.jsonl"))
+    console = Console()
+    with Progress(console=console) as bar:
+        job = bar.add_task("benchmark", total=max(0, todo))
+
+        def advance(row: dict[str, Any]) -> None:
+            mark = (
+                "skipped"
+                if row.get("skipped")
+                else "solved"
+                if row["solved"]
+                else ("feasible" if row["feasible"] else "failed")
+            )
+            bar.console.print(f"{row['task_id']} {row['method']} seed {row['seed']}: {mark}", highlight=False)
+            bar.advance(job)
+
+        try:
+            rows = anyio.run(
+                lambda: run_bench(
+                    suite, out, lambda: LMPlanner(model), settings, servers=config, progress=advance
+                )
+            )
+        finally:
+            close = getattr(model, "close", None)
+            if callable(close):
+                close()
+    summary = summarize(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_summary(console, summary)
 
 
 @app.command()

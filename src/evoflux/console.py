@@ -132,3 +132,23 @@ def print_tools(console: Console, tools: list[dict[str, Any]], failed: dict[str,
     console.print(table)
     for server, reason in failed.items():
         console.print(f"[red]{escape(server)} did not start:[/] {escape(reason)}", highlight=False)
+
+
+def print_summary(console: Console, summary: dict[str, dict[str, Any]]) -> None:
+    """A benchmark summary: one row per method."""
+    table = Table(title="benchmark")
+    for column in ("method", "runs", "feasible", "solved", "lm calls", "tokens", "tool calls", "wall s"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, m in summary.items():
+        f, s = m["feasibility"], m["solved"]
+        table.add_row(
+            method,
+            f"{m['runs']}" + (f" (+{m['skipped']} skipped)" if m["skipped"] else ""),
+            f"{f['mean']:.1%} ± {f['ci95']:.1%}",
+            f"{s['mean']:.1%} ± {s['ci95']:.1%}",
+            f"{m['lm_calls']:.1f}",
+            f"{m['prompt_tokens'] + m['completion_tokens']:.0f}",
+            f"{m['tool_calls']:.1f}",
+            f"{m['wall_s']:.1f}",
+        )
+    console.print(table)

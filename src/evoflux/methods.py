@@ -115,12 +115,12 @@ async def self_repair(
     tools = visible_tools(task, caller, settings.top_k_tools)
     cache = CallCache()
     plan = await anyio.to_thread.run_sync(lambda: planner.plan(task, tools, seed=settings.seed))
-    attempt = 0
+    attempt = tool_calls = 0
     while True:
         workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
         observer.planned(workflow, plan.diagnostics)
         trace = await _final(task, workflow, plan.diagnostics, caller, planner, settings, observer, cache)
-        attempt += 1
+        attempt, tool_calls = attempt + 1, tool_calls + trace.tool_calls
         spent = planner.usage.calls - calls0
         if trace.feasible or spent + 2 > budget.lm_calls or time.monotonic() - started > budget.wall_s:
             break
@@ -128,7 +128,8 @@ async def self_repair(
             _retry, planner, task, tools, workflow, trace, settings.seed + attempt
         )
     result = _result("self-repair", task, workflow, trace, planner, settings, started)
-    return result.model_copy(update={"search": {"attempts": attempt}})
+    usage = result.usage.model_copy(update={"tool_calls": tool_calls})
+    return result.model_copy(update={"search": {"attempts": attempt}, "usage": usage})
 
 
 def _retry(
@@ -176,7 +177,16 @@ async def evoflux(
         observer.planned(workflow, [])
     trace = await _final(task, workflow, diagnostics, caller, planner, settings, observer, outcome.cache)
     result = _result("evoflux", task, workflow, trace, planner, settings, started)
-    return result.model_copy(update={"search": outcome.summary()})
+    usage = result.usage.model_copy(update={"tool_calls": outcome.tool_calls + trace.tool_calls})
+    report = {**outcome.summary(), **_verdict(best)}
+    return result.model_copy(update={"search": report, "usage": usage})
+
+
+def _verdict(best: Evaluated | None) -> dict[str, Any]:
+    """The coverage verdict on the chosen workflow, when it was judged."""
+    if best is None or best.coverage is None:
+        return {"coverage": None, "missing": []}
+    return {"coverage": round(best.coverage.score, 3), "missing": best.coverage.missing}
 
 
 async def _final(

@@ -103,6 +103,8 @@ class SearchOutcome:
     best_history: list[float] = field(default_factory=list)
     intensity_history: list[float] = field(default_factory=list)
     redesigns: int = 0
+    tool_calls: int = 0
+    """Tool calls sent during the search (cache hits excluded)."""
     cache: CallCache = field(default_factory=CallCache)
     """The run's call cache, so the final evaluation of the best pays for no call twice."""
 
@@ -168,6 +170,7 @@ async def evolve(
     else:
         out.stopped_because = s.stop_reason() or "generations"
     out.best, out.candidates, out.cache = s.best(), len(s.evaluated), s.cache
+    out.tool_calls = s.spend.tool_calls
     if out.best is not None and not switches.feedback:
         out.best = await s.evaluate(out.best.candidate, execute=True)
     return out

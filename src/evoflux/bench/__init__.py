@@ -1,0 +1,16 @@
+"""Benchmarks: task suites with checkable outcomes, scoring, and a resumable runner."""
+
+from evoflux.bench.runner import BenchSettings, run_bench, summarize
+from evoflux.bench.score import Score, score_result
+from evoflux.bench.suite import BenchTask, Checks, load_tasks
+
+__all__ = [
+    "BenchSettings",
+    "BenchTask",
+    "Checks",
+    "Score",
+    "load_tasks",
+    "run_bench",
+    "score_result",
+    "summarize",
+]

@@ -1,0 +1,187 @@
+"""The benchmark runner: tasks x methods x seeds, one line of `results.jsonl` each, resumable.
+
+Each (task, method, seed) runs against fresh server processes in a fresh workspace (so a task that
+writes files or memories sees none of another's), with a fresh planner from `make_planner` (e.g. a new
+`LMPlanner` over the one loaded model, so usage is counted per run). Lines already in `results.jsonl`
+are not run again: interrupt and rerun the same command to resume. A task whose servers cannot start is
+recorded as skipped with the reason, and counts neither as a success nor as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from evoflux.bench.score import score_result
+from evoflux.bench.suite import BenchTask
+from evoflux.catalog import open_catalog
+from evoflux.config import ServersConfig, load_servers
+from evoflux.errors import EvofluxError
+from evoflux.methods import MethodSettings, run_method
+from evoflux.planners.planner import Planner
+from evoflux.search import Judge
+
+__all__ = ["BenchSettings", "completed", "run_bench", "summarize"]
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class BenchSettings(BaseModel):
+    """What a benchmark run compares."""
+
+    methods: list[str] = Field(default_factory=lambda: ["zero-shot", "evoflux"])
+    seeds: int = Field(default=1, ge=1)
+    planner: str = "default"
+    method: MethodSettings = Field(default_factory=MethodSettings)
+    connect_timeout_s: float = 120.0
+
+
+def completed(results: Path) -> set[tuple[str, str, int]]:
+    """(task id, method, seed) of every line already written."""
+    done: set[tuple[str, str, int]] = set()
+    if results.is_file():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                done.add((row["task_id"], row["method"], int(row["seed"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by an interrupt is run again
+    return done
+
+
+async def _run_one(
+    task: BenchTask,
+    method: str,
+    seed: int,
+    servers: ServersConfig | str | None,
+    make_planner: Callable[[], Planner],
+    settings: BenchSettings,
+    judge: Judge | None,
+) -> dict[str, Any]:
+    base: dict[str, Any] = {"task_id": task.id, "method": method, "seed": seed, "planner": settings.planner}
+    with tempfile.TemporaryDirectory(prefix="evoflux-bench-") as workspace:
+        try:
+            source = servers.source if isinstance(servers, ServersConfig) else servers
+            config = load_servers(source, workspace=workspace)
+            if task.servers:
+                config = config.select(task.servers)
+        except EvofluxError as e:
+            return {**base, "skipped": True, "reason": str(e), "solved": False, "feasible": False}
+        try:
+            async with open_catalog(
+                config,
+                call_timeout=settings.method.execution.call_timeout_s,
+                connect_timeout=settings.connect_timeout_s,
+            ) as catalog:
+                method_settings = settings.method.model_copy(update={"seed": seed})
+                result = await run_method(
+                    method, task.task, catalog, make_planner(), method_settings, None, judge
+                )
+        except EvofluxError as e:
+            return {**base, "skipped": True, "reason": str(e), "solved": False, "feasible": False}
+    row = {**result.to_json(), **base, "skipped": False}
+    score = score_result(task, row)
+    row.update(solved=score.solved, checks=score.model_dump(exclude={"solved", "feasible"}))
+    return row
+
+
+async def run_bench(
+    tasks: Sequence[BenchTask],
+    out: Path,
+    make_planner: Callable[[], Planner],
+    settings: BenchSettings,
+    *,
+    servers: ServersConfig | str | None = None,
+    judge: Judge | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run what `out/results.jsonl` does not hold yet; return every row of it afterwards."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    done = completed(results)
+    for task in tasks:
+        for method in settings.methods:
+            for seed in range(settings.seeds):
+                if (task.id, method, seed) in done:
+                    continue
+                row = await _run_one(task, method, seed, servers, make_planner, settings, judge)
+                with results.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                if progress is not None:
+                    progress(row)
+    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _mean_ci(values: list[float]) -> dict[str, float]:
+    """Mean, standard deviation and a normal-approximation 95% confidence half-width."""
+    if not values:
+        return {"mean": 0.0, "std": 0.0, "ci95": 0.0}
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {
+        "mean": round(mean, 4),
+        "std": round(std, 4),
+        "ci95": round(1.96 * std / math.sqrt(len(values)), 4),
+    }
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per method: feasibility and solved rate (mean over seeds of the per-seed rate, with std and CI),
+    the MCP-Bench rule-based rates, and the cost per run and per feasible task."""
+    summary: dict[str, dict[str, Any]] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        ran = [r for r in mine if not r.get("skipped")]
+        seeds = sorted({r["seed"] for r in ran})
+        per_seed = {s: [r for r in ran if r["seed"] == s] for s in seeds}
+        feasible = [sum(r["feasible"] for r in rs) / len(rs) for rs in per_seed.values() if rs]
+        solved = [sum(r["solved"] for r in rs) / len(rs) for rs in per_seed.values() if rs]
+        usage = [r.get("usage", {}) for r in ran]
+        tokens = sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage)
+        n_feasible = sum(r["feasible"] for r in ran)
+        summary[method] = {
+            "runs": len(ran),
+            "skipped": len(mine) - len(ran),
+            "seeds": len(seeds),
+            "feasibility": _mean_ci(feasible),
+            "solved": _mean_ci(solved),
+            **_rule_rates(ran),
+            "lm_calls": _avg(u.get("lm_calls", 0) for u in usage),
+            "prompt_tokens": _avg(u.get("prompt_tokens", 0) for u in usage),
+            "completion_tokens": _avg(u.get("completion_tokens", 0) for u in usage),
+            "tool_calls": _avg(u.get("tool_calls", 0) for u in usage),
+            "wall_s": _avg(u.get("wall_s", 0.0) for u in usage),
+            "tokens_per_feasible": round(tokens / n_feasible, 1) if n_feasible else None,
+        }
+    return summary
+
+
+def _avg(values: Any) -> float:
+    items = list(values)
+    return round(statistics.fmean(items), 2) if items else 0.0
+
+
+def _rule_rates(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """MCP-Bench's rule-based rates over the final workflows' nodes: valid tool names, input schema
+    compliance (nodes not blamed by a schema diagnostic), and execution success (nodes that ran ok)."""
+    nodes = resolve_bad = schema_bad = ran = ok = 0
+    for row in rows:
+        wf_nodes = row.get("workflow", {}).get("nodes", []) or []
+        stages = [(d.get("stage"), d.get("node")) for d in row.get("diagnostics", [])]
+        nodes += len(wf_nodes)
+        resolve_bad += sum(1 for s, _ in stages if s == "resolve")
+        schema_bad += len({n for s, n in stages if s == "schema" and n})
+        ran += sum(1 for n in wf_nodes if n.get("status") in ("ok", "error"))
+        ok += sum(1 for n in wf_nodes if n.get("status") == "ok")
+    return {
+        "valid_tool_name_rate": round(1 - resolve_bad / nodes, 4) if nodes else None,
+        "schema_compliance_rate": round(1 - schema_bad / nodes, 4) if nodes else None,
+        "execution_success_rate": round(ok / ran, 4) if ran else None,
+    }

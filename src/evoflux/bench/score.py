@@ -1,0 +1,73 @@
+"""Scoring one run against its task's checks. Pure.
+
+A task is **solved** when its workflow is feasible, every expected number appears in the answer or in the
+executed outputs within tolerance, every `contains` string appears in the answer (case-insensitive), and
+every listed tool (or one of its `|` alternatives) was called successfully.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from evoflux.bench.suite import BenchTask
+from evoflux.matching import number_tokens
+
+__all__ = ["Score", "score_result"]
+
+
+class Score(BaseModel):
+    """How a run did on its task's checks, and why it was not solved."""
+
+    solved: bool
+    feasible: bool
+    numbers_found: int = 0
+    contains_found: int = 0
+    tools_called: int = 0
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+def _numbers(value: Any) -> list[float]:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return [float(n) for n in number_tokens(text)]
+
+
+def score_result(task: BenchTask, result: dict[str, Any]) -> Score:
+    """Check a `RunResult.to_json()` against the task."""
+    nodes = result.get("workflow", {}).get("nodes", []) or []
+    answer = str(result.get("answer") or "")
+    outputs = [n.get("output") for n in nodes if n.get("status") == "ok"]
+    have = _numbers(answer) + [x for out in outputs for x in _numbers(out)]
+    called = {n.get("tool") for n in nodes if n.get("status") == "ok"}
+    failed: list[str] = []
+    numbers = 0
+    for check in task.checks.numbers:
+        if any(abs(h - check.value) <= check.tol for h in have):
+            numbers += 1
+        else:
+            failed.append(f"number {check.value:g} ± {check.tol:g} not found")
+    contains = 0
+    for text in task.checks.contains:
+        if text.lower() in answer.lower():
+            contains += 1
+        else:
+            failed.append(f"answer lacks {text!r}")
+    tools = 0
+    for wanted in task.checks.tools:
+        if any(option.strip() in called for option in wanted.split("|")):
+            tools += 1
+        else:
+            failed.append(f"{wanted} was not called successfully")
+    feasible = bool(result.get("feasible"))
+    if not feasible:
+        failed.insert(0, "not feasible")
+    return Score(
+        solved=feasible and not failed,
+        feasible=feasible,
+        numbers_found=numbers,
+        contains_found=contains,
+        tools_called=tools,
+        failed_checks=failed,
+    )

@@ -1,0 +1,77 @@
+"""Task suites: Evoflux's own JSONL format, one task per line.
+
+```json
+{"id": "conv-01", "task": "Convert 100 F to Celsius, then triple it.",
+ "servers": ["unit_converter", "calculator"],
+ "checks": {"numbers": [{"value": 113.33, "tol": 0.05}], "contains": [], "tools": ["calculator.calculate"]},
+ "min_steps": 2, "notes": ""}
+```
+
+A `tools` entry may list alternatives as `"a.x|b.y"` (either counts). Unknown fields are ignored, so other
+suites can carry more. See `score.py` for when a task counts as solved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evoflux.errors import EvofluxError
+
+__all__ = ["BenchTask", "Checks", "NumberCheck", "SuiteError", "load_tasks"]
+
+
+class SuiteError(EvofluxError):
+    """A task file that cannot be read."""
+
+
+class NumberCheck(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: float
+    tol: float = Field(default=0.01, ge=0.0)
+
+
+class Checks(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    numbers: list[NumberCheck] = Field(default_factory=list)
+    contains: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list)
+
+
+class BenchTask(BaseModel):
+    """One task with a machine-checkable outcome."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    task: str = Field(min_length=1)
+    servers: list[str] = Field(default_factory=list)
+    checks: Checks = Field(default_factory=Checks)
+    min_steps: int = 1
+    notes: str = ""
+
+
+def load_tasks(paths: Iterable[str | Path]) -> list[BenchTask]:
+    """Every task of the given JSONL files, in order; ids must be unique across them."""
+    tasks: list[BenchTask] = []
+    seen: set[str] = set()
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise SuiteError(f"task file {path} not found")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("//"):
+                continue
+            try:
+                task = BenchTask.model_validate(json.loads(line))
+            except (ValueError, ValidationError) as e:
+                raise SuiteError(f"{path}:{number}: not a task ({str(e).splitlines()[0]})") from e
+            if task.id in seen:
+                raise SuiteError(f"{path}:{number}: task id {task.id!r} appears twice")
+            seen.add(task.id)
+            tasks.append(task)
+    return tasks

@@ -1,0 +1,145 @@
+"""Benchmark suites, scoring and the resumable runner (over the real toy server; `ScriptedPlanner` is the
+test double standing in for the model)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
+from evoflux.bench.score import score_result
+from evoflux.bench.suite import BenchTask, SuiteError, load_tasks
+from evoflux.fitness import Coverage
+from evoflux.planners.scripted import ScriptedPlanner
+
+TOY = str(Path(__file__).parent / "servers" / "toy.py")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def task(**checks: Any) -> BenchTask:
+    return BenchTask.model_validate(
+        {"id": "t1", "task": "Add 2 and 3.", "servers": ["toy"], "checks": checks}
+    )
+
+
+def result(
+    feasible: bool = True, answer: str = "The sum is 5.", nodes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    nodes = (
+        nodes
+        if nodes is not None
+        else [{"id": "n1", "tool": "toy.add", "status": "ok", "output": {"sum": 5}}]
+    )
+    return {"feasible": feasible, "answer": answer, "workflow": {"nodes": nodes}}
+
+
+def test_tasks_load_from_jsonl_ignoring_unknown_fields(tmp_path: Path) -> None:
+    path = tmp_path / "suite.jsonl"
+    rows = [
+        {
+            "id": "a",
+            "task": "x",
+            "servers": ["s"],
+            "checks": {"numbers": [{"value": 1.5, "tol": 0.1}]},
+            "extra": 1,
+        },
+        {"id": "b", "task": "y", "checks": {"contains": ["Oslo"], "tools": ["s.t|s.u"]}, "min_steps": 3},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    tasks = load_tasks([path])
+    assert [t.id for t in tasks] == ["a", "b"]
+    assert tasks[0].checks.numbers[0].value == 1.5 and tasks[1].min_steps == 3
+    path.write_text(json.dumps(rows[0]) + "\n" + json.dumps(rows[0]) + "\n")
+    with pytest.raises(SuiteError, match="appears twice"):
+        load_tasks([path])
+    path.write_text('{"id": "a"}\n')
+    with pytest.raises(SuiteError, match=":1: not a task"):
+        load_tasks([path])
+
+
+def test_solved_needs_feasible_numbers_contains_and_tools() -> None:
+    checks = {"numbers": [{"value": 5, "tol": 0.01}], "contains": ["SUM"], "tools": ["toy.add|toy.plus"]}
+    assert score_result(task(**checks), result()).solved
+    # a number found only in an executed output counts
+    assert score_result(task(numbers=[{"value": 5, "tol": 0}]), result(answer="done")).solved
+    missed = score_result(task(**checks), result(answer="The total is 6."))
+    assert not missed.solved and "number 5 ± 0.01 not found" not in missed.failed_checks  # 5 is in the output
+    assert "answer lacks 'SUM'" in missed.failed_checks
+    failed_tool = [{"id": "n1", "tool": "toy.add", "status": "error"}]
+    no_tool = score_result(task(tools=["toy.add"]), result(nodes=failed_tool))
+    assert not no_tool.solved and no_tool.failed_checks == ["toy.add was not called successfully"]
+    assert score_result(task(), result(feasible=False)).failed_checks == ["not feasible"]
+    assert not score_result(task(numbers=[{"value": 7, "tol": 1.5}]), result(answer="4")).solved
+
+
+GOOD = {
+    "nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}],
+    "answer": {"uses": ["n1"], "template": "The sum is {{n1.sum}}."},
+}
+
+
+@pytest.mark.anyio
+async def test_the_runner_scores_records_resumes_and_skips(tmp_path: Path) -> None:
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    tasks = [
+        task(numbers=[{"value": 5, "tol": 0}], tools=["toy.add"]),
+        BenchTask(id="t2", task="Use a server nobody configured.", servers=["nowhere"]),
+    ]
+    made: list[ScriptedPlanner] = []
+
+    def make() -> ScriptedPlanner:
+        planner = ScriptedPlanner([GOOD], judge_fn=lambda t, e, a: Coverage(score=1.0))
+        made.append(planner)
+        return planner
+
+    settings = BenchSettings(methods=["zero-shot", "evoflux"], seeds=2, planner="scripted")
+    out = tmp_path / "out"
+    with anyio.fail_after(120):
+        rows = await run_bench(tasks, out, make, settings, servers=str(config))
+    assert len(rows) == 8 and len(made) == 4  # the unknown server's runs never build a planner
+    solved = [r for r in rows if r["task_id"] == "t1"]
+    assert all(r["solved"] and r["feasible"] and not r["skipped"] for r in solved)
+    skipped = [r for r in rows if r["task_id"] == "t2"]
+    assert all(r["skipped"] and "nowhere" in r["reason"] for r in skipped)
+    assert completed(out / "results.jsonl") == {
+        (t, m, s) for t in ("t1", "t2") for m in settings.methods for s in (0, 1)
+    }
+    with anyio.fail_after(60):
+        again = await run_bench(tasks, out, make, settings, servers=str(config))
+    assert len(again) == 8 and len(made) == 4  # resumed: nothing ran twice
+    summary = summarize(again)
+    assert summary["zero-shot"]["runs"] == 2 and summary["zero-shot"]["skipped"] == 2
+    assert summary["evoflux"]["solved"] == {"mean": 1.0, "std": 0.0, "ci95": 0.0}
+    assert summary["evoflux"]["execution_success_rate"] == 1.0
+
+
+def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:
+    def row(seed: int, feasible: bool, solved: bool) -> dict[str, Any]:
+        usage = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10, "tool_calls": 1, "wall_s": 1.0}
+        return {
+            "task_id": f"t{seed}",
+            "method": "m",
+            "seed": seed,
+            "feasible": feasible,
+            "solved": solved,
+            "usage": usage,
+            "workflow": {"nodes": []},
+            "diagnostics": [],
+        }
+
+    rows = [row(0, True, True), row(0, True, False), row(1, False, False), row(1, True, False)]
+    m = summarize(rows)["m"]
+    assert m["feasibility"]["mean"] == 0.75 and m["solved"]["mean"] == 0.25
+    assert m["feasibility"]["std"] == pytest.approx(0.3536, abs=1e-4)
+    assert m["feasibility"]["ci95"] == pytest.approx(1.96 * 0.3536 / 2**0.5, abs=1e-3)
+    assert m["tokens_per_feasible"] == round(440 / 3, 1)
