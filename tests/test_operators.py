@@ -668,3 +668,14 @@ def test_narrow_ref_picks_the_numeric_field_of_a_whole_output_in_arithmetic() ->
         workflow.nodes[0], Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.converted_value}}"})
     )
     assert OPERATORS_BY_NAME["narrow_ref"](fine, ctx) is None
+
+
+def test_narrow_ref_retargets_a_field_that_echoes_the_producers_input() -> None:
+    output = {"original_value": 25.0, "converted_value": 77.0, "converted_unit": "fahrenheit"}
+    trace = Trace(runs={"n1": NodeRun(node="n1", tool="unit.convert", status="ok", output=output)})
+    workflow = _wf(
+        Node(id="n1", tool="unit.convert", args={"value": 25, "to_unit": "fahrenheit"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "2 * {{n1.original_value}}"}),
+    )
+    fixed = _apply("narrow_ref", workflow, _ctx(trace=trace, task="25 C in F, times 2"))
+    assert _args(fixed, "n2") == {"expression": "2 * {{n1.converted_value}}"}

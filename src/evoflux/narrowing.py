@@ -1,5 +1,8 @@
 """`narrow_ref`: point a reference at the one field of an executed output that the consumer needs.
 
+It applies to a reference to a whole object or list, to a key the output lacks, and to a field that only
+echoes the producer's own argument (`n1.original_value` when n1 was called with that value).
+
 Small planners write `"3 * {{n1}}"` when `n1` returned `{"original_value": 100, "converted_value": 37.8,
 ...}`, or `$n1.celsius` for a key the output does not have. Once the producer has run, its real output is
 known, and the consumer's context says what kind of value fits: a number where the parameter is numeric
@@ -77,8 +80,10 @@ def _same_value(a: Any, b: Any) -> bool:
     return same_json(a, b)
 
 
-def _needs_narrowing(ref: Ref, outputs: dict[str, Any]) -> Any | None:
-    """The producer's output when `ref` points at a whole object/list or at a key it lacks, else None."""
+def _needs_narrowing(ref: Ref, outputs: dict[str, Any], echoes: list[Any]) -> Any | None:
+    """The producer's output when `ref` points at a whole object/list, at a key it lacks, or at a field
+    that only echoes one of the producer's own arguments (the literal would do; the result is elsewhere),
+    else None."""
     if ref.node not in outputs:
         return None
     output = outputs[ref.node]
@@ -86,7 +91,9 @@ def _needs_narrowing(ref: Ref, outputs: dict[str, Any]) -> Any | None:
         target = resolve_path(output, ref.steps)
     except RefError:
         return output
-    return output if isinstance(target, dict | list) else None
+    if isinstance(target, dict | list):
+        return output
+    return output if ref.steps and any(_same_value(target, e) for e in echoes) else None
 
 
 def narrow_ref(workflow: Workflow, ctx: EditContext) -> Workflow | None:
@@ -101,7 +108,9 @@ def narrow_ref(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         params = properties(spec.input_schema) if spec is not None else {}
         plan: dict[str, str] = {}
         for where, ref in find_refs(node.args):
-            output = _needs_narrowing(ref, outputs)
+            producer = workflow.node(ref.node)
+            echoes = [v for _, v in _leaves(producer.args, depth=3)] if producer is not None else []
+            output = _needs_narrowing(ref, outputs, echoes)
             if output is None or str(ref) in plan:
                 continue
             param = where.split(".")[0].split("[")[0]
@@ -109,8 +118,6 @@ def narrow_ref(workflow: Workflow, ctx: EditContext) -> Workflow | None:
             numeric = _wants_number(params.get(param), text)
             broken = [s for s in ref.steps if isinstance(s, str)]
             hints = [param, *broken[-1:]]
-            producer = workflow.node(ref.node)
-            echoes = [v for _, v in _leaves(producer.args, depth=3)] if producer is not None else []
             scored = [(_score(p, v, hints, numeric, task_words, echoes), p) for p, v in _leaves(output)]
             if scored:
                 score, path = max(scored, key=lambda item: (item[0], -len(item[1])))
