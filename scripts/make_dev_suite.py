@@ -297,7 +297,7 @@ async def _c06(r: Ref) -> Expect:
     "chain2",
     "unit_converter calculator",
     "A train moves at 100 kilometers per hour. Express that speed in meters per second, then "
-    "calculate how many meters it covers in 45 seconds.",
+    "work out how many meters it covers in 45 seconds.",
 )
 async def _c07(r: Ref) -> Expect:
     mps = await r.convert("speed", 100, "kilometers per hour", "meters per second")
@@ -359,7 +359,7 @@ async def _c11(r: Ref) -> Expect:
     "chain2",
     "unit_converter calculator",
     "A backup of 1.5 terabytes must go onto 4.7 gigabyte DVDs. Convert the backup size to gigabytes, "
-    "then calculate how many whole DVDs are needed (round up).",
+    "then work out how many whole DVDs are needed (round up).",
     "Binary prefixes: 1.5 TB = 1536 GB; 1536 / 4.7 = 326.8, rounded up to 327.",
 )
 async def _c12(r: Ref) -> Expect:
@@ -462,7 +462,7 @@ async def _d06(r: Ref) -> Expect:
     "dependent",
     "unit_converter calculator",
     "A runner finishes a 26.2 mile marathon in 3.5 hours. Convert the distance to kilometers and the "
-    "time to minutes, then calculate the average pace in minutes per kilometer.",
+    "time to minutes, then find the average pace in minutes per kilometer.",
     BATCH_NOTE,
 )
 async def _d07(r: Ref) -> Expect:
@@ -715,7 +715,7 @@ async def _m08(r: Ref) -> Expect:
     "m09-utc-to-kolkata-minutes",
     "multi_server",
     "time calculator",
-    "Convert 09:00 UTC to India time (Asia/Kolkata), give it as 24-hour HH:MM, and then calculate how "
+    "Convert 09:00 UTC to India time (Asia/Kolkata), give it as 24-hour HH:MM, and then work out how "
     "many minutes after midnight that local time is.",
     NO_DST,
 )

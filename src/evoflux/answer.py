@@ -40,11 +40,14 @@ def render_value(value: Any, max_chars: int = 1500) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + " …[truncated]"
 
 
-def evidence_text(workflow: Workflow, trace: Trace, max_chars: int = 4000) -> str:
-    """What the executed sources returned, one block per node, bounded."""
+def evidence_text(
+    workflow: Workflow, trace: Trace, max_chars: int = 4000, *, every_node: bool = False
+) -> str:
+    """What the executed sources (or, with `every_node`, all executed nodes) returned, one block per
+    node, bounded."""
     blocks = []
     budget = max_chars
-    for node_id in answer_sources(workflow):
+    for node_id in [n.id for n in workflow.nodes] if every_node else answer_sources(workflow):
         run = trace.runs.get(node_id)
         if run is None or run.status != "ok":
             continue

@@ -23,6 +23,7 @@ from evoflux.config import load_servers
 from evoflux.console import ConsoleObserver, print_result, print_summary, print_tools
 from evoflux.errors import EvofluxError
 from evoflux.intensity import IntensityConfig
+from evoflux.judge import DimensionJudge
 from evoflux.methods import METHODS, MethodSettings, Observer, QuietObserver, run_method, visible_tools
 from evoflux.models import MODELS, ensure_model
 from evoflux.planners.planner import LMPlanner
@@ -124,7 +125,10 @@ def run(
     ] = None,
     no_judge: Annotated[bool, typer.Option("--no-judge", help="Do not judge task coverage.")] = False,
     judge: Annotated[
-        str | None, typer.Option(help="External coverage judge, openai:MODEL@URL (default: the planner).")
+        str | None,
+        typer.Option(
+            help="A six-dimension LLM judge for coverage, e.g. openai:MODEL@URL (default: the planner)."
+        ),
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Tools shown to the planner (retrieval).")] = 12,
     call_timeout: Annotated[float, typer.Option(help="Seconds per tool call.")] = 30.0,
@@ -170,7 +174,7 @@ def run(
                     f" · method {method}[/]"
                 )
             lm = LMPlanner(model)
-            judge_planner = LMPlanner(judge_model) if judge_model else None
+            judge_planner = DimensionJudge(judge_model) if judge_model else None
             watcher: Observer = observer
             run_id = None
             if recorder is not None:

@@ -76,6 +76,9 @@ class Coverage(BaseModel):
 
     score: float = Field(ge=0.0, le=1.0, description="Share of the request the answer fulfils.")
     missing: list[str] = Field(default_factory=list, description="Parts of the request left unanswered.")
+    dimensions: dict[str, float] | None = Field(
+        default=None, description="Per-dimension ratings (0-10) from a six-dimension judge, when one judged."
+    )
 
     def feedback(self) -> list[Diagnostic]:
         """The missing parts as ANSWER-stage diagnostics, for the next edit to act on."""

@@ -359,7 +359,7 @@ class _Search:
     async def _judge(self, workflow: Workflow, trace: Trace) -> Coverage | None:
         if not self.switches.judge:
             return None
-        evidence = evidence_text(workflow, trace)
+        evidence = evidence_text(workflow, trace, every_node=True)
         if evidence not in self._coverage:  # the same evidence is judged once
             answer = trace.answer or ""
             self._coverage[evidence] = await anyio.to_thread.run_sync(
