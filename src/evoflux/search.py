@@ -271,6 +271,8 @@ class _Search:
                 return
 
     async def exploit(self, parent: Evaluated, generation: int) -> None:
+        """One model-guided rewrite of the blamed node; when the reply does not apply or only recreates a
+        known workflow, one rule-based edit instead."""
         seed = self._next_seed()
 
         def rewrite(context: str) -> dict[str, Any] | None:
@@ -279,13 +281,12 @@ class _Search:
         op = model_guided(rewrite)
         ctx = self.context(parent)
         child = await anyio.to_thread.run_sync(lambda: op(parent.candidate.workflow, ctx))
-        if child is None:  # the model's reply did not apply: fall back to one rule-based edit
+        edits = [op.name]
+        if child is None or child.digest() in self.evaluated:
             child, edits = mutate(parent.candidate.workflow, ctx, n_edits=1)
-            if not edits:
+            if not edits or child.digest() in self.evaluated:
                 return
-            await self.admit(child, generation=generation, origin="exploit", parent=parent, edits=edits)
-            return
-        await self.admit(child, generation=generation, origin="exploit", parent=parent, edits=[op.name])
+        await self.admit(child, generation=generation, origin="exploit", parent=parent, edits=edits)
 
     async def redesign(self, generation: int) -> None:
         summary = failure_summary(self.task, list(self.evaluated.values()), self.best())
