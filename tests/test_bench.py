@@ -143,3 +143,10 @@ def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:
     assert m["feasibility"]["std"] == pytest.approx(0.3536, abs=1e-4)
     assert m["feasibility"]["ci95"] == pytest.approx(1.96 * 0.3536 / 2**0.5, abs=1e-3)
     assert m["tokens_per_feasible"] == round(440 / 3, 1)
+
+
+def test_negative_numbers_are_matched_with_their_sign() -> None:
+    cold = task(numbers=[{"value": -40, "tol": 0.01}])
+    assert score_result(cold, result(answer="It is -40 degrees.")).solved
+    assert not score_result(cold, result(answer="It is 40 degrees.", nodes=[])).solved
+    assert score_result(task(numbers=[{"value": 1, "tol": 0}]), result(answer="on 2025-01-07", nodes=[])).solved

@@ -8,12 +8,12 @@ every listed tool (or one of its `|` alternatives) was called successfully.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from evoflux.bench.suite import BenchTask
-from evoflux.matching import number_tokens
 
 __all__ = ["Score", "score_result"]
 
@@ -29,9 +29,14 @@ class Score(BaseModel):
     failed_checks: list[str] = Field(default_factory=list)
 
 
+_SIGNED = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+
+
 def _numbers(value: Any) -> list[float]:
+    """Every number written in a value, signed (`-40` is minus forty; `2025-01` is 2025 and 1)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return [float(n) for n in number_tokens(text)]
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return [float(n) for n in _SIGNED.findall(text)]
 
 
 def score_result(task: BenchTask, result: dict[str, Any]) -> Score:
