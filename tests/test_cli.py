@@ -106,6 +106,8 @@ def test_run_plans_with_the_lite_model_and_prints_one_json_object(tmp_path: Path
         str(config),
         "--planner",
         "lite",
+        "--method",
+        "zero-shot",
         "--json",
         "--store",
         str(store),

@@ -103,7 +103,7 @@ def run(
     task: Annotated[str, typer.Argument(help="What the workflow should accomplish.")],
     servers: ServersOpt = None,
     planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@URL")] = "default",
-    method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "zero-shot",
+    method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "evoflux",
     seed: Annotated[int, typer.Option(help="Seed for sampling and search.")] = 0,
     budget: Annotated[
         str, typer.Option(help="Search budget, e.g. generations=4,population=6,lm_calls=40,wall_s=900.")
