@@ -368,3 +368,13 @@ async def test_evaluate_sends_nothing_for_a_statically_invalid_workflow() -> Non
     assert "t.add" in trace.diagnostics[0].hint
     assert trace.runs == {} and trace.tool_calls == 0 and trace.answer is None
     assert trace.stage == Stage.RESOLVE
+
+
+def test_a_batch_whose_every_item_failed_is_a_failure() -> None:
+    from evoflux.execute import tool_failure
+    from evoflux.tools import ToolResult
+
+    failed = '{"batch_results": [{"request_id": "e0", "success": false, "error": "Missing conversion_type"}]}'
+    assert "every item failed" in (tool_failure(ToolResult(text=failed)) or "")
+    mixed = '{"batch_results": [{"success": false, "error": "x"}, {"success": true, "value": 3}]}'
+    assert tool_failure(ToolResult(text=mixed)) is None

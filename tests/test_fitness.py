@@ -178,3 +178,17 @@ def test_effective_coverage_discounts_unused_task_quantities() -> None:
     assert effective_coverage(full, uses_both, task) == 1.0
     assert effective_coverage(full, uses_one, task) == 0.75
     assert effective_coverage(None, uses_both, task) == 0.0
+
+
+def test_verified_coverage_ignores_values_found_only_in_arguments_or_the_task() -> None:
+    from evoflux.fitness import verified_coverage
+
+    evidence = (
+        'n1 = unit.convert_batch({"value": 3.5, "from_unit": "megabytes"}) returned: '
+        '{"batch_results": [{"success": false, "error": "Missing field"}]}'
+    )
+    task = "How many kilobytes are in 3.5 megabytes?"
+    verdict = verified_coverage(
+        [("KB in 3.5 MB", "megabytes"), ("again", "3.5"), ("err", "missing field")], evidence, task
+    )
+    assert verdict.missing == ["KB in 3.5 MB", "again"] and verdict.score == pytest.approx(1 / 3)

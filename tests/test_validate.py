@@ -277,7 +277,7 @@ def test_canonicalise_tools_qualifies_unambiguous_short_names() -> None:
         ("n2", "weather:get_forecast", {"city": "Oslo"}),
         ("n3", "Weather.add", {"a": 1, "b": 2}),
         ("n4", "geocode", {}),
-        ("n5", "math.add", {"a": 1, "b": 2}),
+        ("n5", "math.add", {"a": 3, "b": 4}),  # not a repeat of n3: kept
         ("n6", "no_such_tool", {}),
     )
     fixed = canonicalise_tools(workflow, tools)
@@ -559,3 +559,25 @@ def test_diagnostics_come_earliest_stage_first() -> None:
     )
     stages = [d.stage for d in validate(workflow, TOOLS)]
     assert stages == [Stage.PARSE, Stage.RESOLVE, Stage.SCHEMA, Stage.DEPENDENCY]
+
+
+def test_canonicalise_drops_exact_repeats_and_repoints_their_references() -> None:
+    from evoflux.graph import Workflow
+    from evoflux.tools import ToolSpec
+    from evoflux.validate import canonicalise_tools
+
+    spec = ToolSpec(name="u.convert", server="u", tool="convert")
+    looped = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.convert", "args": {"value": 25}},
+                {"id": "n2", "tool": "u.convert", "args": {"value": 25}},
+                {"id": "n3", "tool": "convert", "args": {"x": "$n2.converted"}},
+            ],
+            "answer": {"uses": ["n2", "n3"], "template": "{{n2.converted}}"},
+        }
+    )
+    fixed = canonicalise_tools(looped, {"u.convert": spec})
+    assert [n.id for n in fixed.nodes] == ["n1", "n3"]
+    assert fixed.nodes[1].tool == "u.convert" and fixed.nodes[1].args == {"x": "$n1.converted"}
+    assert fixed.answer.uses == ["n1", "n3"] and fixed.answer.template == "{{n1.converted}}"

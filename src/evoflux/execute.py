@@ -88,17 +88,29 @@ def _fit_referenced(
 _ERROR_PREFIXES = ("error", "exception", "traceback", "failed", "invalid", "unknown tool")
 
 
+def _reports_failure(item: dict[str, Any]) -> bool:
+    return item.get("success") is False or item.get("ok") is False or item.get("status") == "error"
+
+
 def tool_failure(result: ToolResult) -> str | None:
-    """Why a result is a failure: `isError`, or an error payload returned as a normal result."""
+    """Why a result is a failure: `isError`, an error payload returned as a normal result, or a batch
+    whose every item reports a failure (`{"results": [{"success": false, "error": ...}, ...]}`)."""
     if result.is_error:
         return (result.text or result.error_kind or "the tool reported an error").strip()[:500]
     value = output_value(result)
     if isinstance(value, dict):
-        if value.get("success") is False or value.get("ok") is False or value.get("status") == "error":
+        if _reports_failure(value):
             return json.dumps(value, default=str)[:500]
         error = value.get("error")
         if error and len([k for k in value if value[k] not in (None, "", [], {})]) <= 2:
             return str(error)[:500]
+        for items in value.values():
+            if (
+                isinstance(items, list)
+                and items
+                and all(isinstance(i, dict) and (_reports_failure(i) or i.get("error")) for i in items)
+            ):
+                return "every item failed: " + json.dumps(items[0], default=str)[:450]
     text = result.text.strip().lower()
     if result.structured is None and text.startswith(_ERROR_PREFIXES):
         return result.text.strip()[:500]

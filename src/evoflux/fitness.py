@@ -203,12 +203,20 @@ def compute_fitness(
     )
 
 
-def verified_coverage(parts: list[tuple[str, str]], evidence: str) -> Coverage:
-    """Coverage from a judge's (part, quoted value) pairs: a part counts only when its value is not empty
-    and really occurs in the evidence (as text, case-insensitively, or as a number at its precision).
+_CALL_PREFIX = re.compile(r"(?m)^[A-Za-z_][\w\-]* = \S+?\(.*?\) returned: ")
+
+
+def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "") -> Coverage:
+    """Coverage from a judge's (part, quoted value) pairs: a part counts only when its value is not empty,
+    really occurs in what the tools *returned* (as text, case-insensitively, or as numbers at their
+    precision; the `nX = tool(args)` call prefixes of `evidence` are not evidence), and is not merely
+    an echo of the task (a value every number or word of which the task already holds).
     A judge that claims a value the tools never returned gains nothing."""
-    have_text = " ".join(evidence.lower().split())
-    have_numbers = {float(n) for n in number_tokens(evidence)}
+    returned = _CALL_PREFIX.sub(" ", evidence)
+    have_text = " ".join(returned.lower().split())
+    have_numbers = {float(n) for n in number_tokens(returned)}
+    task_text = " ".join(task.lower().split())
+    task_numbers_ = {float(n) for n in number_tokens(task)}
     missing = []
     for part, value in parts:
         quoted = " ".join(value.lower().strip().strip("\"'").split())
@@ -216,7 +224,8 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str) -> Coverage:
         found = bool(quoted) and (
             quoted in have_text or (bool(numbers) and all(_number_found(n, have_numbers) for n in numbers))
         )
-        if not found:
+        echo = quoted in task_text if not numbers else all(float(n) in task_numbers_ for n in numbers)
+        if not found or echo:
             missing.append(part)
     score = (len(parts) - len(missing)) / len(parts) if parts else 0.0
     return Coverage(score=score, missing=missing)

@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
 from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.edits import path_text, rewrite_refs
 from evoflux.graph import _ROOT_ALIASES, Ref, Workflow, find_refs, parse_ref
 from evoflux.parse import structure_diagnostics
 from evoflux.tools import ToolSpec
@@ -58,7 +59,9 @@ def closest_tools(name: str, tools: Mapping[str, ToolSpec], limit: int = 3) -> l
 
 
 def canonicalise_tools(workflow: Workflow, tools: Mapping[str, ToolSpec]) -> Workflow:
-    """Write unambiguous short names (`get_current_time`, `Time:get_current_time`) as `server.tool`."""
+    """Write unambiguous short names (`get_current_time`, `Time:get_current_time`) as `server.tool`, and
+    drop nodes that repeat an earlier node exactly (same tool, same arguments: small models loop),
+    pointing references to a dropped node at the node it repeated."""
     by_bare: dict[str, list[str]] = {}
     for qualified, spec in tools.items():
         by_bare.setdefault(spec.tool, []).append(qualified)
@@ -69,7 +72,31 @@ def canonicalise_tools(workflow: Workflow, tools: Mapping[str, ToolSpec]) -> Wor
         if node.tool not in tools and len(matches) == 1:
             node = node.model_copy(update={"tool": matches[0]})
         nodes.append(node)
-    return workflow.model_copy(update={"nodes": nodes})
+    return _drop_repeats(workflow.model_copy(update={"nodes": nodes}))
+
+
+def _drop_repeats(workflow: Workflow) -> Workflow:
+    first: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    for node in workflow.nodes:
+        key = node.tool + "\x00" + json.dumps(node.args, sort_keys=True, default=str)
+        if key in first:
+            alias[node.id] = first[key]
+        else:
+            first[key] = node.id
+    if not alias:
+        return workflow
+    work = workflow.model_copy(deep=True)
+
+    def rename(ref: Ref) -> str | None:
+        return path_text(alias[ref.node], ref.steps) if ref.node in alias else None
+
+    work.nodes = [n for n in work.nodes if n.id not in alias]
+    for node in work.nodes:
+        node.args = rewrite_refs(node.args, rename)
+    work.answer.template = rewrite_refs(work.answer.template, rename)
+    work.answer.uses = list(dict.fromkeys(alias.get(u, u) for u in work.answer.uses))
+    return work
 
 
 def _refuse_remote(uri: str) -> Resource[Any]:

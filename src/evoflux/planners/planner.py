@@ -22,7 +22,17 @@ from evoflux.parse import extract_json, parse_workflow
 from evoflux.planners.lm import Completion, LanguageModel, Message, Usage
 from evoflux.tools import ToolSpec
 
-__all__ = ["LMPlanner", "PlanResult", "Planner", "plan_schema", "prompt", "render_catalog"]
+__all__ = [
+    "LMPlanner",
+    "PlanResult",
+    "Planner",
+    "ReactTurn",
+    "plan_schema",
+    "prompt",
+    "react_messages",
+    "react_schema",
+    "render_catalog",
+]
 
 MAX_NODES = 8
 
@@ -160,6 +170,50 @@ def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[s
     }
 
 
+class ReactTurn(BaseModel):
+    """One earlier step of a ReAct run as the model sees it: the call it made and what came back."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    observation: str = Field(default="", description="The output (truncated), or why the call failed.")
+    failed: bool = Field(default=False, description="The call was rejected before sending, or failed.")
+
+
+def react_schema(tool_names: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema a ReAct step is decoded under: one call of a listed tool, or the final answer."""
+    call = {
+        "type": "object",
+        "properties": {"tool": {"enum": list(tool_names)}, "args": {"type": "object"}},
+        "required": ["tool", "args"],
+        "additionalProperties": False,
+    }
+    final = {
+        "type": "object",
+        "properties": {"final_answer": {"type": "string", "maxLength": 1000}},
+        "required": ["final_answer"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [call, final]}
+
+
+def react_messages(task: str, tools: Sequence[ToolSpec], history: Sequence[ReactTurn]) -> list[Message]:
+    """The chat of a ReAct step: the catalog (a fixed prefix), the task, then one assistant call and one
+    observation per earlier step, so each step's prompt extends the previous one's (prefix-cache reuse)."""
+    messages = [
+        Message(role="system", content=_fill("react", catalog=render_catalog(tools))),
+        Message(role="user", content=f"Task: {task}"),
+    ]
+    for turn in history:
+        call = json.dumps({"tool": turn.tool, "args": turn.args}, ensure_ascii=False, default=str)
+        messages.append(Message(role="assistant", content=call))
+        if turn.failed:
+            text = f"Error: {turn.observation}\nFix the call or use another tool."
+        else:
+            text = f"Observation: {turn.observation}"
+        messages.append(Message(role="user", content=text))
+    return messages
+
+
 _JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -274,6 +328,32 @@ class LMPlanner:
             return None
         return data if isinstance(data, dict) else None
 
+    def react_step(
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        history: Sequence[ReactTurn],
+        *,
+        seed: int = 0,
+        temperature: float = 0.0,
+    ) -> tuple[dict[str, Any] | None, Completion]:
+        """The next ReAct step (see `evoflux.react`): the reply as a JSON object, None when it does not
+        parse or was cut at max_tokens, and the completion it came from."""
+        completion = self._complete(
+            react_messages(task, tools, history),
+            schema=react_schema([t.name for t in tools]),
+            max_tokens=self.max_plan_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+        if completion.finish_reason == "length":
+            return None, completion
+        try:
+            data = extract_json(completion.text)
+        except ValueError:
+            return None, completion
+        return (data if isinstance(data, dict) else None), completion
+
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
         completion = self._complete(
             [
@@ -300,7 +380,7 @@ class LMPlanner:
             parts = [(str(p["part"]), str(p["value"])) for p in data["parts"] if isinstance(p, dict)]
         except (ValueError, KeyError, TypeError):
             return None
-        return verified_coverage(parts, evidence) if parts else None
+        return verified_coverage(parts, evidence, task) if parts else None
 
 
 def _workflow_json(workflow: Workflow) -> str:
