@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from evoflux.config import HttpServer, ServerConfig, ServersConfig
 from evoflux.errors import ServerStartError
+from evoflux.schemas import schema_problem
 from evoflux.servers import CLIENT_INFO, StderrLog, open_transport, reap_marked, start_error
 from evoflux.tools import ErrorKind, ToolResult, ToolSpec
 
@@ -269,6 +270,7 @@ async def _list_tools(link: _Link) -> dict[str, ToolSpec]:
         params = types.PaginatedRequestParams(cursor=cursor) if cursor is not None else None
         page = await link.session.list_tools(params=params)
         for tool in page.tools:
+            problem = schema_problem(tool.input_schema)
             spec = ToolSpec(
                 name=f"{link.name}.{tool.name}",
                 server=link.name,
@@ -276,6 +278,7 @@ async def _list_tools(link: _Link) -> dict[str, ToolSpec]:
                 description=tool.description or tool.title or "",
                 input_schema=tool.input_schema,
                 output_schema=tool.output_schema,
+                unusable=f"its input schema is unusable: {problem}" if problem else None,
             )
             tools.setdefault(spec.name, spec)
         if page.next_cursor is None:  # an empty-string cursor is still a cursor

@@ -1,30 +1,26 @@
 """Static checks before anything is sent: resolve, schema, dependency. Pure functions of data.
 
 Every failure is a `Diagnostic` whose message says what is wrong and whose hint says what would fix it.
-Schemas are checked with JSON Schema Draft 2020-12 through a `referencing` registry that has no
-retriever: a `$ref` to anything outside the tool's own schema is reported, never fetched.
+Schemas are checked with JSON Schema Draft 2020-12 under the bounds of `schemas.py`: a `$ref` to anything
+outside the tool's own schema is reported, never fetched, and patterns are matched under a time limit.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from graphlib import CycleError
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel
 from rapidfuzz import fuzz, process
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
 
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.edits import path_text, rewrite_refs
 from evoflux.graph import _ROOT_ALIASES, Ref, Workflow, find_refs, parse_ref
 from evoflux.parse import structure_diagnostics
+from evoflux.schemas import SchemaUnusable, Unresolvable, validator_for
 from evoflux.tools import ToolSpec
 
 __all__ = [
@@ -99,20 +95,6 @@ def _drop_repeats(workflow: Workflow) -> Workflow:
     return work
 
 
-def _refuse_remote(uri: str) -> Resource[Any]:
-    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class mypy cannot see into
-
-
-_REGISTRY: Registry[Any] = Registry(retrieve=_refuse_remote)  # type: ignore[call-arg]
-
-
-@functools.lru_cache(maxsize=1024)
-def _validator(schema_json: str) -> Draft202012Validator:
-    schema = json.loads(schema_json)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=_REGISTRY)
-
-
 def _depth(value: Any, limit: int) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
@@ -160,13 +142,13 @@ def check_arguments(
     if _depth(args, limits.max_arg_depth) > limits.max_arg_depth:
         return [_schema(node_id, f"arguments nest deeper than {limits.max_arg_depth}", "flatten them")]
     try:
-        validator = _validator(json.dumps(spec.input_schema, sort_keys=True))
+        validator = validator_for(spec.input_schema)
         errors = []
         for error in validator.iter_errors(args):
             errors.append(error)
             if len(errors) >= limits.max_errors_per_node:
                 break
-    except (SchemaError, Unresolvable, RecursionError) as exc:
+    except (SchemaUnusable, Unresolvable, RecursionError) as exc:
         reason = str(exc).splitlines()[0][:200]
         return [_schema(node_id, f"{spec.name} has an unusable input schema: {reason}", "use another tool")]
     out = []
