@@ -231,7 +231,10 @@ def export(
 @app.command()
 def bench(
     tasks: Annotated[
-        list[str], typer.Option("--tasks", help="JSONL task files (repeat, or comma-separate).")
+        list[str],
+        typer.Option(
+            "--tasks", help="Task files: JSONL, or MCP-Bench runner-format .json (repeat, or comma-separate)."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Directory for results.jsonl and summary.json.")],
     servers: ServersOpt = None,

@@ -16,6 +16,7 @@ from evoflux.evaluate import evaluate
 from evoflux.execute import CallCache, Event, ExecutionSettings
 from evoflux.graph import Workflow
 from evoflux.planners.planner import Planner, PlanResult
+from evoflux.react import react
 from evoflux.result import RunResult, RunUsage, workflow_json
 from evoflux.retrieval import rank_tools
 from evoflux.search import Evaluated, Judge, SearchSettings, evolve
@@ -238,7 +239,12 @@ MethodFn = Callable[
     [str, ToolCaller, Planner, MethodSettings, Observer | None, Judge | None], Awaitable[RunResult]
 ]
 
-METHODS: dict[str, MethodFn] = {"zero-shot": zero_shot, "self-repair": self_repair, "evoflux": evoflux}
+METHODS: dict[str, MethodFn] = {
+    "zero-shot": zero_shot,
+    "self-repair": self_repair,
+    "evoflux": evoflux,
+    "react": react,
+}
 
 
 async def run_method(

@@ -1,5 +1,6 @@
 """Benchmarks: task suites with checkable outcomes, scoring, and a resumable runner."""
 
+from evoflux.bench.mcpbench import load_mcpbench
 from evoflux.bench.runner import BenchSettings, run_bench, summarize
 from evoflux.bench.score import Score, score_result
 from evoflux.bench.suite import BenchTask, Checks, load_tasks
@@ -9,6 +10,7 @@ __all__ = [
     "BenchTask",
     "Checks",
     "Score",
+    "load_mcpbench",
     "load_tasks",
     "run_bench",
     "score_result",

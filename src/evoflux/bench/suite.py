@@ -1,4 +1,5 @@
-"""Task suites: Evoflux's own JSONL format, one task per line.
+"""Task suites: Evoflux's own JSONL format, one task per line (and MCP-Bench's runner-format `.json`,
+read by `mcpbench.py`).
 
 ```json
 {"id": "conv-01", "task": "Convert 100 F to Celsius, then triple it.",
@@ -14,7 +15,7 @@ suites can carry more. See `score.py` for when a task counts as solved.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,21 +58,43 @@ class BenchTask(BaseModel):
 
 
 def load_tasks(paths: Iterable[str | Path]) -> list[BenchTask]:
-    """Every task of the given JSONL files, in order; ids must be unique across them."""
+    """Every task of the given files, in order; ids must be unique across them. A `.json` file is read as
+    MCP-Bench's runner format (see `mcpbench.py`), any other as Evoflux's JSONL."""
     tasks: list[BenchTask] = []
     seen: set[str] = set()
     for path in map(Path, paths):
         if not path.is_file():
             raise SuiteError(f"task file {path} not found")
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip() or line.lstrip().startswith("//"):
-                continue
-            try:
-                task = BenchTask.model_validate(json.loads(line))
-            except (ValueError, ValidationError) as e:
-                raise SuiteError(f"{path}:{number}: not a task ({str(e).splitlines()[0]})") from e
+        for where, task in _mcpbench(path) if path.suffix.lower() == ".json" else _jsonl(path):
             if task.id in seen:
-                raise SuiteError(f"{path}:{number}: task id {task.id!r} appears twice")
+                raise SuiteError(f"{where}: task id {task.id!r} appears twice")
             seen.add(task.id)
             tasks.append(task)
     return tasks
+
+
+def _jsonl(path: Path) -> Iterator[tuple[str, BenchTask]]:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            task = BenchTask.model_validate(json.loads(line))
+        except (ValueError, ValidationError) as e:
+            raise SuiteError(f"{path}:{number}: not a task ({str(e).splitlines()[0]})") from e
+        yield f"{path}:{number}", task
+
+
+def _mcpbench(path: Path) -> Iterator[tuple[str, BenchTask]]:
+    from evoflux.bench.mcpbench import is_runner_format, parse_mcpbench  # it imports this module
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise SuiteError(f"{path}: not JSON ({e})") from e
+    if not is_runner_format(data):
+        raise SuiteError(
+            f"{path}: a .json task file must be in MCP-Bench's runner format (a 'server_tasks' list); "
+            "write Evoflux's own tasks one per line in a .jsonl file"
+        )
+    for task in parse_mcpbench(data, str(path)):
+        yield f"{path} ({task.id})", task

@@ -15,14 +15,15 @@ from typing import Any
 from evoflux.diagnostics import Diagnostic
 from evoflux.fitness import Coverage
 from evoflux.graph import Workflow
-from evoflux.parse import parse_workflow
-from evoflux.planners.lm import Usage
-from evoflux.planners.planner import PlanResult
+from evoflux.parse import extract_json, parse_workflow
+from evoflux.planners.lm import Completion, Usage
+from evoflux.planners.planner import PlanResult, ReactTurn
 from evoflux.tools import ToolSpec
 
 __all__ = ["ScriptedPlanner"]
 
 Plan = Workflow | dict[str, Any] | str
+ReactReply = dict[str, Any] | str | Completion
 
 
 class ScriptedPlanner:
@@ -32,7 +33,11 @@ class ScriptedPlanner:
     - `repairs`, `redesigns`: replies to `repair` and `redesign` likewise (default: the next plan);
     - `rewrite`: a function from the node context text to a node dict (default: no reply);
     - `judge_fn`: (task, evidence, answer) -> Coverage (default: no verdict);
-    - `answer_fn`: (task, evidence, draft) -> answer text (default: the draft).
+    - `answer_fn`: (task, evidence, draft) -> answer text (default: the draft);
+    - `react_steps`: replies to `react_step`, in turn (the last one repeats): a reply dict, raw text (parsed
+      like a model's output), or a whole `Completion` (to script e.g. `finish_reason="length"`).
+
+    `plans` may be empty when only `react_steps` are scripted; `plan` then raises.
     """
 
     def __init__(
@@ -44,15 +49,20 @@ class ScriptedPlanner:
         rewrite: Callable[[str], dict[str, Any] | None] | None = None,
         judge_fn: Callable[[str, str, str], Coverage | None] | None = None,
         answer_fn: Callable[[str, str, str], str | None] | None = None,
+        react_steps: Sequence[ReactReply] = (),
     ) -> None:
-        if not plans:
-            raise ValueError("a ScriptedPlanner needs at least one plan")
+        if not plans and not react_steps:
+            raise ValueError("a ScriptedPlanner needs at least one plan (or react step)")
         self.plans, self.repairs, self.redesigns = list(plans), list(repairs), list(redesigns)
+        self.react_steps = list(react_steps)
+        self.react_seen: list[tuple[list[ReactTurn], float]] = []
+        """The history and temperature of every `react_step` call, in order."""
         self.rewrite, self.judge_fn, self.answer_fn = rewrite, judge_fn, answer_fn
         self.usage = Usage()
         self.calls: list[str] = []
-        """The name of every call, in order (`plan`, `repair`, `redesign`, `rewrite`, `answer`, `judge`)."""
-        self._turn = {"plan": 0, "repair": 0, "redesign": 0}
+        """Every call's name, in order (`plan`, `repair`, `redesign`, `rewrite`, `react`, `answer`,
+        `judge`)."""
+        self._turn = {"plan": 0, "repair": 0, "redesign": 0, "react": 0}
 
     def _count(self, kind: str, reply: str) -> None:
         self.calls.append(kind)
@@ -60,6 +70,8 @@ class ScriptedPlanner:
 
     def _next(self, kind: str, script: list[Plan]) -> PlanResult:
         script = script or self.plans
+        if not script:
+            raise ValueError(f"no {kind} scripted for this ScriptedPlanner")
         turn = self._turn.get(kind, 0)
         self._turn[kind] = turn + 1
         reply = script[min(turn, len(script) - 1)]
@@ -98,6 +110,33 @@ class ScriptedPlanner:
         reply = self.rewrite(context) if self.rewrite is not None else None
         self._count("rewrite", json.dumps(reply))
         return reply
+
+    def react_step(
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        history: Sequence[ReactTurn],
+        *,
+        seed: int = 0,
+        temperature: float = 0.0,
+    ) -> tuple[dict[str, Any] | None, Completion]:
+        self.react_seen.append((list(history), temperature))
+        turn = self._turn["react"]
+        self._turn["react"] = turn + 1
+        reply = self.react_steps[min(turn, len(self.react_steps) - 1)] if self.react_steps else ""
+        if isinstance(reply, Completion):
+            completion = reply
+        else:
+            text = reply if isinstance(reply, str) else json.dumps(reply)
+            completion = Completion(text=text, finish_reason="stop")
+        self._count("react", completion.text)
+        if completion.finish_reason == "length":
+            return None, completion
+        try:
+            data = extract_json(completion.text)
+        except ValueError:
+            return None, completion
+        return (data if isinstance(data, dict) else None), completion
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
         answer = self.answer_fn(task, evidence, draft) if self.answer_fn is not None else None
