@@ -149,4 +149,6 @@ def test_negative_numbers_are_matched_with_their_sign() -> None:
     cold = task(numbers=[{"value": -40, "tol": 0.01}])
     assert score_result(cold, result(answer="It is -40 degrees.")).solved
     assert not score_result(cold, result(answer="It is 40 degrees.", nodes=[])).solved
-    assert score_result(task(numbers=[{"value": 1, "tol": 0}]), result(answer="on 2025-01-07", nodes=[])).solved
+    assert score_result(
+        task(numbers=[{"value": 1, "tol": 0}]), result(answer="on 2025-01-07", nodes=[])
+    ).solved
