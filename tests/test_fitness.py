@@ -192,3 +192,13 @@ def test_verified_coverage_ignores_values_found_only_in_arguments_or_the_task() 
         [("KB in 3.5 MB", "megabytes"), ("again", "3.5"), ("err", "missing field")], evidence, task
     )
     assert verdict.missing == ["KB in 3.5 MB", "again"] and verdict.score == pytest.approx(1 / 3)
+
+
+def test_one_quoted_value_answers_only_one_part() -> None:
+    from evoflux.fitness import verified_coverage
+
+    evidence = 'n1 = u.convert({"value": 25}) returned: {"converted_value": 77.0}'
+    verdict = verified_coverage(
+        [("25 C in F", "77.0"), ("that times 2", "77.0")], evidence, "25 C in F, times 2"
+    )
+    assert verdict.score == 0.5 and verdict.missing == ["that times 2"]

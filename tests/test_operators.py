@@ -679,3 +679,10 @@ def test_narrow_ref_retargets_a_field_that_echoes_the_producers_input() -> None:
     )
     fixed = _apply("narrow_ref", workflow, _ctx(trace=trace, task="25 C in F, times 2"))
     assert _args(fixed, "n2") == {"expression": "2 * {{n1.converted_value}}"}
+
+
+def test_snap_enum_leaves_a_value_with_no_close_option() -> None:
+    from evoflux.matching import NO_VALUE, snap
+
+    assert snap("megabytes", ["megatonne", "kilotonne", "gram"]) is NO_VALUE
+    assert snap("miles", ["mile", "kilometer"]) == "mile"

@@ -26,7 +26,7 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    generations: int = Field(default=4, ge=0, le=1000, description="Generations after the seed plans.")
+    generations: int = Field(default=8, ge=0, le=1000, description="Generations after the seed plans.")
     population: int = Field(default=6, ge=1, le=200, description="Candidates kept between generations.")
     seeds: int = Field(default=2, ge=1, le=50, description="Plans sampled from the planner to start.")
     offspring: int = Field(default=3, ge=1, le=100, description="Children made per generation.")

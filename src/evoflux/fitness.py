@@ -210,14 +210,16 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     """Coverage from a judge's (part, quoted value) pairs: a part counts only when its value is not empty,
     really occurs in what the tools *returned* (as text, case-insensitively, or as numbers at their
     precision; the `nX = tool(args)` call prefixes of `evidence` are not evidence), and is not merely
-    an echo of the task (a value every number or word of which the task already holds).
+    an echo of the task (a value every number or word of which the task already holds), and is not a
+    value already credited to another part.
     A judge that claims a value the tools never returned gains nothing."""
     returned = _CALL_PREFIX.sub(" ", evidence)
     have_text = " ".join(returned.lower().split())
     have_numbers = {float(n) for n in number_tokens(returned)}
     task_text = " ".join(task.lower().split())
     task_numbers_ = {float(n) for n in number_tokens(task)}
-    missing = []
+    missing: list[str] = []
+    credited: set[str] = set()
     for part, value in parts:
         quoted = " ".join(value.lower().strip().strip("\"'").split())
         numbers = number_tokens(quoted)
@@ -225,8 +227,10 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
             quoted in have_text or (bool(numbers) and all(_number_found(n, have_numbers) for n in numbers))
         )
         echo = quoted in task_text if not numbers else all(float(n) in task_numbers_ for n in numbers)
-        if not found or echo:
+        if not found or echo or quoted in credited:  # one value answers one part
             missing.append(part)
+        else:
+            credited.add(quoted)
     score = (len(parts) - len(missing)) / len(parts) if parts else 0.0
     return Coverage(score=score, missing=missing)
 

@@ -372,13 +372,19 @@ def coerce(value: Any, prop: Mapping[str, Any]) -> Any:
     return NO_VALUE
 
 
+SNAP_SIMILARITY = 0.75
+"""How alike a string must be to an enum value to be snapped to it (`miles` -> `mile` is 0.9)."""
+
+
 def snap(value: Any, options: Sequence[Any]) -> Any:
     """The enum value nearest to `value` (names by similarity, numbers by distance)."""
     if any(same_json(value, o) for o in options):
         return NO_VALUE
     strings = [o for o in options if isinstance(o, str)]
     if isinstance(value, str) and strings:
-        return max(strings, key=lambda o: (name_similarity(value, o), fuzz.WRatio(value.lower(), o.lower())))
+        best = max(strings, key=lambda o: (name_similarity(value, o), fuzz.WRatio(value.lower(), o.lower())))
+        # a distant option is another meaning, not a spelling (megabytes -> megatonne): leave it be
+        return best if name_similarity(value, best) >= SNAP_SIMILARITY else NO_VALUE
     numbers = [o for o in options if isinstance(o, int | float) and not isinstance(o, bool)]
     number = _to(value, "number", {})
     if numbers and (isinstance(number, int | float) or type_fits(value, {"number"})):
