@@ -9,5 +9,5 @@ PY="${PYTHON:-python3}"
 command -v npx >/dev/null || { echo "setup: npx not found: install Node.js (>= 18) for the npm example servers" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 .venv/bin/evoflux setup "$@"

@@ -152,3 +152,19 @@ def test_negative_numbers_are_matched_with_their_sign() -> None:
     assert score_result(
         task(numbers=[{"value": 1, "tol": 0}]), result(answer="on 2025-01-07", nodes=[])
     ).solved
+
+
+def test_the_report_has_a_row_per_method_and_two_plots(tmp_path: Path) -> None:
+    from evoflux.bench.report import markdown_table, write_plots
+
+    usage = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10, "tool_calls": 1, "wall_s": 1.0}
+    rows = [
+        {"task_id": "a", "method": m, "seed": 0, "feasible": f, "solved": f, "usage": usage, "workflow": {}}
+        for m, f in (("zero-shot", False), ("evoflux", True))
+    ]
+    summary = summarize(rows)
+    table = markdown_table(summary)
+    assert table.count("\n") == 3 and "| evoflux | 1 | 100.0% | 100.0% |" in table
+    plots = write_plots(summary, tmp_path)
+    assert [p.name for p in plots] == ["rates.png", "tokens_vs_solved.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)

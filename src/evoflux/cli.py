@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from evoflux.bench.report import markdown_table, write_plots
 from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
 from evoflux.bench.suite import load_tasks
 from evoflux.budget import Budget
@@ -290,7 +291,14 @@ def bench(
                 close()
     summary = summarize(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(markdown_table(summary) + "\n")
     print_summary(console, summary)
+    plots = write_plots(summary, out)
+    note = ", ".join(str(p) for p in plots) if plots else "no plots (pip install 'evoflux[bench]' for them)"
+    err.print(
+        f"wrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'summary.md'}; {note}",
+        highlight=False,
+    )
 
 
 @app.command()
