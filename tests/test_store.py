@@ -166,6 +166,7 @@ def test_start_add_finish_round_trip(tmp_path: Path) -> None:
         assert second["edits"] == ["add_step"] and second["coverage"] == {
             "score": 0.5,
             "missing": ["humidity"],
+            "dimensions": None,
         }
         assert second["outputs"] == {"n1": {"out": "sunny"}, "n2": [1, 2]} and second["tool_calls"] == 2
         assert second["stage"] is None and second["outputs_truncated"] is False

@@ -30,6 +30,7 @@ from evoflux.models import MODELS, ensure_model
 from evoflux.planners.planner import LMPlanner
 from evoflux.planners.spec import SPEC_FORMS, load_model
 from evoflux.recording import RecordingObserver, config_secrets, default_store_path
+from evoflux.redaction import install_log_redaction, redact
 from evoflux.result import RunResult
 from evoflux.search import SearchSettings, Switches
 from evoflux.servers import warm_servers
@@ -158,11 +159,11 @@ def run(
         settings.execution.call_timeout_s = call_timeout
         settings.execution.deadline_s = deadline
         config = load_servers(servers)
+        secrets = config_secrets(config)
+        install_log_redaction(secrets)
         model = load_model(planner)
         judge_model = load_model(judge) if judge else None
-        recorder = (
-            None if no_store else RunStore(store or default_store_path(), secrets=config_secrets(config))
-        )
+        recorder = None if no_store else RunStore(store or default_store_path(), secrets=secrets)
     except (EvofluxError, ValidationError) as e:
         _fail(e)
     observer: Observer = QuietObserver() if as_json else ConsoleObserver(console)
@@ -205,10 +206,12 @@ def run(
             close = getattr(closable, "close", None)
             if callable(close):
                 close()
+    # what the servers returned may quote their own environment: the printed result is redacted too
+    shown = json.loads(redact(json.dumps(result.to_json(), ensure_ascii=False), secrets))
     if as_json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps(shown, ensure_ascii=False))
     else:
-        print_result(console, result)
+        print_result(console, RunResult.model_validate(shown))
     raise typer.Exit(0 if result.feasible else 1)
 
 
@@ -260,6 +263,7 @@ def bench(
             method=MethodSettings(search=SearchSettings(budget=Budget.parse(budget))),
         )
         config = load_servers(servers)
+        install_log_redaction(config_secrets(config))
         model = load_model(planner)
     except (EvofluxError, ValidationError) as e:
         _fail(e)

@@ -6,10 +6,10 @@ HTTP `headers`), plus anything in the environment whose name says it is a secret
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from evoflux import redaction
 from evoflux.config import HttpServer, ServersConfig, StdioServer, evoflux_home
 from evoflux.diagnostics import Diagnostic
 from evoflux.execute import Event
@@ -20,8 +20,6 @@ from evoflux.store import RunStore
 
 __all__ = ["RecordingObserver", "config_secrets", "default_store_path"]
 
-_SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
-
 
 def default_store_path() -> Path:
     """`$EVOFLUX_HOME/runs.sqlite` (see `config.evoflux_home`)."""
@@ -30,15 +28,9 @@ def default_store_path() -> Path:
 
 def config_secrets(config: ServersConfig) -> list[str]:
     """Values that must not be written anywhere: config env and header values, secret-named env vars."""
-    found: list[str] = []
-    for server in config.servers.values():
-        if isinstance(server, StdioServer):
-            found += list(server.env.values())
-        elif isinstance(server, HttpServer):
-            found += list(server.headers.values())
-            found += [v.split(" ", 1)[1] for v in server.headers.values() if " " in v]
-    found += [v for k, v in os.environ.items() if any(s in k.upper() for s in _SECRET_NAMES)]
-    return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
+    env_values = [v for s in config.servers.values() if isinstance(s, StdioServer) for v in s.env.values()]
+    headers = [v for s in config.servers.values() if isinstance(s, HttpServer) for v in s.headers.values()]
+    return redaction.config_secrets(env_values, headers)
 
 
 class RecordingObserver:

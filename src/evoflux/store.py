@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,19 +39,13 @@ from evoflux.diagnostics import Diagnostic, earliest_stage
 from evoflux.fitness import Coverage, Fitness
 from evoflux.graph import Workflow
 from evoflux.population import Candidate, signature
+from evoflux.redaction import MIN_SECRET, REDACTED, redact
 from evoflux.result import RunResult
 
 __all__ = ["MAX_OUTPUTS_BYTES", "REDACTED", "SCHEMA_VERSION", "RunStore", "plan_json", "redact"]
 
 SCHEMA_VERSION = 1
 MAX_OUTPUTS_BYTES = 16 * 1024
-REDACTED = "[redacted]"
-_MIN_SECRET = 6
-_PATTERNS = [
-    (re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_\-]{16,}"), REDACTED),
-    (re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), REDACTED),
-    (re.compile(r"\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), rf"\g<1>{REDACTED}"),
-]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, method TEXT NOT NULL,
@@ -82,15 +75,6 @@ _JSON += ("diagnostics", "coverage", "operators")
 _USAGE = ("lm_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "tool_calls", "wall_s")
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with each secret (6 characters or more) and each API-key-looking token replaced."""
-    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 def plan_json(workflow: Workflow) -> str:
     """The compact plan a planner should write: nodes (id, tool, args) and the answer step."""
     data = {
@@ -110,7 +94,7 @@ class RunStore:
     def __init__(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._secrets = tuple(sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True))
+        self._secrets = tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True))
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
