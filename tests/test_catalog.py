@@ -142,7 +142,7 @@ async def test_large_text_is_truncated_with_a_marker() -> None:
 @pytest.mark.anyio
 async def test_a_dead_server_gives_transport_errors_and_unusable_tools() -> None:
     with anyio.fail_after(30):
-        async with open_catalog(servers(t=toy(), u=toy())) as catalog:
+        async with open_catalog(servers(t=toy(), u=toy()), max_restarts=0) as catalog:
             died = await catalog.call_tool("t.exit", {})
             assert (died.is_error, died.error_kind) == (True, "transport")
             after = await catalog.call_tool("t.echo", {"text": "x"})

@@ -202,3 +202,12 @@ def test_one_quoted_value_answers_only_one_part() -> None:
         [("25 C in F", "77.0"), ("that times 2", "77.0")], evidence, "25 C in F, times 2"
     )
     assert verdict.score == 0.5 and verdict.missing == ["that times 2"]
+
+
+def test_a_percentage_passed_as_a_fraction_counts_as_used() -> None:
+    from evoflux.fitness import Coverage, effective_coverage
+
+    workflow = Workflow.model_validate(
+        {"nodes": [{"id": "n1", "tool": "m.e", "args": {"x": "0.185 * 2640"}}]}
+    )
+    assert effective_coverage(Coverage(score=1.0), workflow, "Work out 18.5 percent of 2640.") == 1.0

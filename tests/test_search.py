@@ -213,3 +213,23 @@ def test_failure_summary_names_stages_tools_and_messages() -> None:
     item = Evaluated(Candidate.new(workflow, Fitness(reached=4)), Trace(diagnostics=[bad]))
     text = failure_summary(TASK, [item, item], item)
     assert "execute x2" in text and "toy.fail x2" in text and "boom" in text and "Best so far" in text
+
+
+@pytest.mark.anyio
+async def test_a_missing_part_gets_a_new_step_from_the_model(catalog: Catalog) -> None:
+    partial = plan(ADD)  # runs through, but the verdict says the echo is missing
+    contexts: list[str] = []
+
+    def write_step(context: str) -> dict[str, Any]:
+        contexts.append(context)
+        return {"tool": "toy.echo", "args": {"text": "{{n1.sum}}"}}
+
+    planner = ScriptedPlanner([partial], rewrite=write_step, judge_fn=echo_judge)
+    search = settings().model_copy(update={"intensity": IntensityConfig(fixed=0.0)})  # always exploit
+    with anyio.fail_after(60):
+        out = await evolve(TASK, catalog, planner, list(catalog.tools.values()), search)
+    assert contexts and "Still missing" in contexts[0] and "the echoed sum" in contexts[0]
+    assert "toy.echo" in contexts[0] and "n1.sum" in contexts[0]
+    assert out.best is not None and out.best.candidate.edits == ["model_append"]
+    assert [n.tool for n in out.best.candidate.workflow.nodes] == ["toy.add", "toy.echo"]
+    assert out.stopped_because == "solved"

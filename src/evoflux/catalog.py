@@ -6,74 +6,113 @@ async with open_catalog(load_servers()) as catalog:
     result = await catalog.call_tool("time.get_current_time", {"timezone": "UTC"}, timeout=10)
 ```
 
-`call_tool` never raises for a failed call: the `ToolResult.error_kind` says what failed. Each stdio server
-runs in its own process session; on exit the SDK closes its stdin, then terminates and kills its process
-group, and any process still carrying this catalog's `EVOFLUX_CATALOG_ID` is killed as a last resort.
+`call_tool` never raises for a failed call: the `ToolResult.error_kind` says what failed.
+
+Processes. Each stdio server runs in its own process session (see `evoflux.stdio`); when its connection
+ends, its stdin is closed, then its process group is terminated and killed, and so is every process that
+left the group but carries the connection's marker; on exit any process still carrying this catalog's
+`EVOFLUX_CATALOG_ID` is killed as a last resort.
+
+Restarts. A stdio server whose connection ends during the run (it exited or closed its stdout) is
+restarted once (`max_restarts`): a new process, a new session, its tools listed again. A call in flight
+fails with a `transport` error; calls made while it restarts wait for it (within their timeout);
+`restarts[server]` counts the restarts. Losing it again makes it unavailable for the rest of the run: its
+tools stay listed with `unusable` saying why, calls fail with a `transport` error, and `failed` has the
+reason. HTTP servers are not restarted (Evoflux does not run them).
+
+Bounds. Each server answers at most `max_concurrent_per_server` calls at once; the others wait their turn
+within their timeout. A message from a server may be at most `max_message_bytes` (a longer one fails the
+call it answers); a result's text is cut to `max_result_bytes` with `TRUNCATION_MARKER`; once the run has
+received `max_run_bytes` of results, further calls are refused with a `policy` error. A reply that cannot
+be read (bad JSON, bad UTF-8, nested deeper than the JSON parser allows) is a `protocol` error.
+
+Pinned definitions. Each tool's definition (description, input schema, output schema) is pinned by a hash
+when the tool is first listed. If a later listing (after `tools/list_changed`, `refresh`, or a restart)
+shows a different definition, the tool is quarantined: it stays in `tools` with `unusable` set to
+`QUARANTINED`, and calls to it are refused with a `policy` error, until `accept(name)` pins the new
+definition. New tools are added as usual; a tool that leaves and comes back is held to its first pin.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import mcp_types as types
-from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
 from mcp.shared.exceptions import MCPError
-from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from evoflux.config import HttpServer, ServerConfig, ServersConfig
+from evoflux.catalog_tools import MAX_LIST_PAGES, QUARANTINED, TRUNCATION_MARKER, Pins, list_tools, to_result
+from evoflux.config import HttpServer, ServersConfig
 from evoflux.errors import ServerStartError
-from evoflux.schemas import schema_problem
-from evoflux.servers import CLIENT_INFO, StderrLog, open_transport, reap_marked, start_error
+from evoflux.links import Link, connect, refresh_on_change
+from evoflux.servers import StderrLog, reap_marked, start_error
+from evoflux.stdio import DEFAULT_MAX_MESSAGE_BYTES
 from evoflux.tools import ErrorKind, ToolResult, ToolSpec
 
-__all__ = ["DEFAULT_MAX_RESULT_BYTES", "MAX_LIST_PAGES", "TRUNCATION_MARKER", "Catalog", "open_catalog"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENT_PER_SERVER",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_MAX_RESTARTS",
+    "DEFAULT_MAX_RESULT_BYTES",
+    "DEFAULT_MAX_RUN_BYTES",
+    "MAX_LIST_PAGES",
+    "QUARANTINED",
+    "TRUNCATION_MARKER",
+    "Catalog",
+    "open_catalog",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULT_BYTES = 64 * 1024
-MAX_LIST_PAGES = 100
-TRUNCATION_MARKER = "[evoflux: truncated"
-
-
-@dataclass(eq=False)
-class _Link:
-    """One live connection."""
-
-    name: str
-    session: ClientSession
-    stderr: StderrLog | None
-    tools: dict[str, ToolSpec] = field(default_factory=dict)
-    closed: str | None = None
-    tools_changed: anyio.Event = field(default_factory=anyio.Event)
+DEFAULT_MAX_RUN_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_RESTARTS = 1
+DEFAULT_MAX_CONCURRENT_PER_SERVER = 4
 
 
 class Catalog:
     """The tools of every connected server, callable by qualified name. Build it with `open_catalog`."""
 
-    def __init__(self, config: ServersConfig, *, call_timeout: float, max_result_bytes: int) -> None:
+    def __init__(
+        self,
+        config: ServersConfig,
+        *,
+        call_timeout: float,
+        max_result_bytes: int,
+        max_run_bytes: int = DEFAULT_MAX_RUN_BYTES,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_concurrent_per_server: int = DEFAULT_MAX_CONCURRENT_PER_SERVER,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+    ) -> None:
         self.catalog_id = uuid.uuid4().hex
         """Set as `EVOFLUX_CATALOG_ID` in every stdio server's environment, so its processes can be found."""
         self.failed: dict[str, str] = {}
-        """Servers that failed to start, or whose connection ended during the run, and why."""
+        """Servers that failed to start, or that were lost for good during the run, and why."""
+        self.restarts: dict[str, int] = {}
+        """How many times each server was restarted after it died."""
         self._config = config
         self._call_timeout = call_timeout
         self._max_result_bytes = max_result_bytes
-        self._links: dict[str, _Link] = {}
+        self._max_run_bytes = max_run_bytes
+        self._max_message_bytes = max_message_bytes
+        self._max_restarts = max_restarts
+        self._links: dict[str, Link] = {}
         self._start_errors: dict[str, ServerStartError] = {}
         self._tools: dict[str, ToolSpec] = {}
         self._revision = 0
+        self._run_bytes = 0
+        self._pins = Pins()
+        self._down: dict[str, str] = {}  # servers restarting or lost, and the `unusable` of their tools
+        self._up = {name: anyio.Event() for name in config.servers}  # unset while a server restarts
+        self._limiters = {n: anyio.CapacityLimiter(max_concurrent_per_server) for n in config.servers}
 
     @property
     def tools(self) -> Mapping[str, ToolSpec]:
@@ -90,10 +129,23 @@ class Catalog:
         """Names of the servers connected now, in config order."""
         return [n for n in self._config.servers if n in self._links and self._links[n].closed is None]
 
+    @property
+    def result_bytes(self) -> int:
+        """Bytes of tool results received so far in this run (counted against `max_run_bytes`)."""
+        return self._run_bytes
+
     def stderr_tail(self, server: str, max_bytes: int = 4000) -> str:
         """The end of a stdio server's stderr so far ('' for HTTP servers and unknown names)."""
         link = self._links.get(server)
         return link.stderr.tail(max_bytes) if link and link.stderr else ""
+
+    def accept(self, name: str) -> None:
+        """Lift the quarantine of tool `name`: pin its current definition. KeyError for an unknown tool."""
+        link = self._links.get(name.partition(".")[0])
+        if link is None or name not in link.tools:
+            raise KeyError(f"no tool {name!r} in the catalog")
+        self._pins.accept(link.tools[name])
+        self._publish()
 
     async def refresh(self, server: str | None = None) -> None:
         """Re-list the tools of one server (or of all) now, without waiting for list_changed."""
@@ -101,7 +153,7 @@ class Catalog:
             link = self._links.get(name)
             if link is not None and link.closed is None:
                 with anyio.fail_after(self._call_timeout):
-                    self._set_tools(link, await _list_tools(link))
+                    self._set_tools(link, await list_tools(link.session, name))
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float | None = None
@@ -109,13 +161,18 @@ class Catalog:
         """Call `server.tool` with `arguments`; never raises for a failed call (see `error_kind`)."""
         started = time.monotonic()
         server, _, tool = name.partition(".")
-        link = self._links.get(server)
+        limit = self._call_timeout if timeout is None else timeout
 
         def failure(kind: ErrorKind, text: str) -> ToolResult:
             return ToolResult(is_error=True, error_kind=kind, text=text, elapsed_s=time.monotonic() - started)
 
+        if server in self._up and not self._up[server].is_set():
+            with anyio.move_on_after(limit):
+                await self._up[server].wait()  # it is restarting
+        link = self._links.get(server)
         if link is not None and link.closed is not None:
-            return failure("transport", f"server {server!r} is unavailable: {link.closed}")
+            why = self.failed.get(server) or f"it is restarting and was not back within {limit:g} s"
+            return failure("transport", f"server {server!r} is unavailable: {why}")
         if link is None or not tool:
             if server in self.failed:
                 return failure("transport", f"server {server!r} is unavailable: {self.failed[server]}")
@@ -123,21 +180,32 @@ class Catalog:
             return failure(
                 "protocol", f"no tool {name!r}: tools are named 'server.tool'; the servers are {known}"
             )
-        limit = self._call_timeout if timeout is None else timeout
+        spec = link.tools.get(name)
+        if spec is not None and self._pins.quarantined(spec):
+            return failure("policy", f"{name} may not be called: {QUARANTINED}")
+        if self._run_bytes >= self._max_run_bytes:
+            return failure(
+                "policy",
+                f"this run has received {self._run_bytes} bytes of tool results, the most it may "
+                f"(max_run_bytes={self._max_run_bytes}); no more tools are called",
+            )
         request = types.CallToolRequest(params=types.CallToolRequestParams(name=tool, arguments=arguments))
         schema_problem = ""
         try:
-            with anyio.move_on_after(limit) as scope:
-                # Not session.call_tool: it raises on an output-schema mismatch and the result is lost.
-                result = await link.session.send_request(request, types.CallToolResult)
-                if not result.is_error:
-                    try:
-                        await link.session.validate_tool_result(tool, result)
-                    except RuntimeError as e:
-                        schema_problem = str(e).split("\n", 1)[0]
+            with anyio.move_on_after(max(0.0, started + limit - time.monotonic())) as scope:
+                async with self._limiters[server]:
+                    # Not session.call_tool: it raises on an output-schema mismatch and the result is lost.
+                    result = await link.session.send_request(request, types.CallToolResult)
+                    if not result.is_error:
+                        try:
+                            await link.session.validate_tool_result(tool, result)
+                        except RuntimeError as e:
+                            schema_problem = str(e).split("\n", 1)[0]
         except MCPError as e:
             if link.closed is not None:
                 return failure("transport", f"server {server!r} went away during the call: {link.closed}")
+            if e.code == types.CONNECTION_CLOSED:
+                return failure("transport", f"the connection to server {server!r} failed: {e.message}")
             detail = f" ({e.data})" if e.data not in (None, "") else ""
             return failure("protocol", f"JSON-RPC error {e.code}: {e.message}{detail}")
         except (ValidationError, RuntimeError, ValueError) as e:
@@ -145,188 +213,144 @@ class Catalog:
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError) as e:
             return failure("transport", f"connection to server {server!r} failed: {type(e).__name__}: {e}")
         if scope.cancelled_caught:
+            if link.noise_at >= started:
+                return failure(
+                    "protocol",
+                    f"{name} got no reply within {limit:g} s, and server {server!r} wrote output that is "
+                    f"not JSON-RPC meanwhile: {link.noise}",
+                )
             return failure("timeout", f"{name} did not answer within {limit:g} s; the request was cancelled")
-        out = _to_result(result, self._max_result_bytes, time.monotonic() - started)
+        try:
+            out = to_result(result, self._max_result_bytes, time.monotonic() - started)
+        except (ValueError, RecursionError) as e:
+            return failure(
+                "protocol", f"the reply from server {server!r} could not be used: {type(e).__name__}"
+            )
+        self._run_bytes += out.bytes
         if schema_problem:
             text = f"{out.text}\n[{schema_problem}]" if out.text else schema_problem
             return out.model_copy(update={"is_error": True, "error_kind": "output_schema", "text": text})
         return out
 
-    def _set_tools(self, link: _Link, tools: Mapping[str, ToolSpec]) -> None:
+    def _set_tools(self, link: Link, tools: Mapping[str, ToolSpec]) -> None:
         link.tools = dict(tools)
+        self._pins.observe(tools)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Rebuild `tools` from every link, marking the tools of lost servers and quarantined tools."""
         merged: dict[str, ToolSpec] = {}
         for name in self._config.servers:
-            if name in self._links:
-                merged.update(self._links[name].tools)
+            link = self._links.get(name)
+            for key, spec in link.tools.items() if link else ():
+                why = self._down.get(name) or (QUARANTINED if self._pins.quarantined(spec) else spec.unusable)
+                merged[key] = spec if why == spec.unusable else spec.model_copy(update={"unusable": why})
         self._tools = merged
         self._revision += 1
 
-    def _lost(self, link: _Link, reason: str) -> None:
+    def _lost(self, link: Link, reason: str) -> None:
         """The server closed the connection (it exited, most likely) while the catalog was open."""
         if link.closed is not None:
             return  # we closed it
         tail = link.stderr.tail(1500).strip() if link.stderr else ""
         link.closed = reason + (f"; its stderr ends with:\n{tail}" if tail else "")
-        if link.name not in self._links:
+        link.lost = True
+        link.ended.set()
+        name = link.name
+        if self._links.get(name) is not link:
             return  # still starting: the start error will tell
-        logger.warning("MCP server %r: %s", link.name, link.closed)
-        self.failed[link.name] = link.closed
-        why = f"server {link.name!r} is unavailable: {reason}"
-        self._set_tools(link, {k: v.model_copy(update={"unusable": why}) for k, v in link.tools.items()})
+        logger.warning("MCP server %r: %s", name, link.closed)
+        if (
+            isinstance(self._config.servers[name], HttpServer)
+            or self.restarts.get(name, 0) >= self._max_restarts
+        ):
+            again = f" after {self.restarts[name]} restart(s)" if self.restarts.get(name) else ""
+            self._give_up(name, link.closed + again, reason + again)
+        else:
+            self._up[name] = anyio.Event()
+            self._down[name] = f"server {name!r} is restarting: {reason}"
+            self._publish()
+
+    def _give_up(self, name: str, reason: str, short: str) -> None:
+        """The server is unavailable for the rest of the run."""
+        self.failed[name] = reason
+        self._down[name] = f"server {name!r} is unavailable: {short}"
+        self._up[name].set()
+        self._publish()
 
     async def _serve(self, name: str, ready: anyio.Event, stop: anyio.Event, connect_timeout: float) -> None:
-        """Own one server for the whole run: connect and list, then refresh on list_changed until `stop`."""
+        """Own one server for the whole run: connect, list, refresh on list_changed until `stop`, and
+        restart it when its connection is lost (see the module docstring)."""
+        while await self._connection(name, ready, stop, connect_timeout) and not stop.is_set():
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            count = self.restarts[name]
+            logger.warning("MCP server %r: restarting it (%d of %d)", name, count, self._max_restarts)
+
+    async def _connection(
+        self, name: str, ready: anyio.Event, stop: anyio.Event, connect_timeout: float
+    ) -> bool:
+        """One connection from start to end; True when it was lost and the server is to be restarted."""
         config = self._config.servers[name]
         stderr = None if isinstance(config, HttpServer) else StderrLog()
+        previous = self._links.get(name)
+        ended = anyio.Event()
+        link: Link | None = None
         error: BaseException | None = None
+
+        async def end_on_stop() -> None:
+            await stop.wait()
+            ended.set()
+            if link is None or self._links.get(name) is not link:
+                scope.cancel()  # still starting: give up at once
+
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as scope:
-                async with AsyncExitStack() as stack:
-                    link = await self._connect(stack, name, config, stderr)
-                    tools = await _list_tools(link)
-                    scope.deadline = math.inf
-                    self._links[name] = link
-                    self._set_tools(link, tools)
-                    ready.set()
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(self._refresh_on_change, link)
-                        await stop.wait()
-                        tg.cancel_scope.cancel()
-                    link.closed = link.closed or "the catalog is closed"
-            if scope.cancelled_caught and name not in self._links:
+            async with anyio.create_task_group() as watch:
+                with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as scope:
+                    watch.start_soon(end_on_stop)
+                    async with AsyncExitStack() as stack:
+                        link = await connect(
+                            stack,
+                            name,
+                            config,
+                            catalog_id=self.catalog_id,
+                            log=stderr,
+                            ended=ended,
+                            max_message_bytes=self._max_message_bytes,
+                            on_lost=self._lost,
+                        )
+                        tools = await list_tools(link.session, name)
+                        scope.deadline = math.inf
+                        self._links[name] = link
+                        self._down.pop(name, None)
+                        self._set_tools(link, tools)
+                        self._up[name].set()
+                        ready.set()
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(refresh_on_change, link, self._call_timeout, self._set_tools)
+                            await ended.wait()
+                            tg.cancel_scope.cancel()
+                        link.closed = link.closed or "the catalog is closed"
+                watch.cancel_scope.cancel()
+            if scope.cancelled_caught and self._links.get(name) is not link and not stop.is_set():
                 error = TimeoutError(f"no answer within {connect_timeout:g} s")
         except Exception as e:
             error = e
-            if name in self._links:
+            if link is not None and self._links.get(name) is link:
                 logger.warning("MCP server %r: error while closing: %r", name, e)
         finally:
-            if name not in self._links:
-                head = stderr.head() if stderr else ""
-                self._start_errors[name] = start_error(name, config, error, head, connect_timeout)
+            if link is None or self._links.get(name) is not link:
+                failure = start_error(name, config, error, stderr.head() if stderr else "", connect_timeout)
+                if previous is None:
+                    self._start_errors[name] = failure
+                    self._up[name].set()
+                else:
+                    why = "the catalog closed" if stop.is_set() else "its restart failed"
+                    first = str(failure).splitlines()[0]
+                    self._give_up(name, f"{previous.closed}; {why}: {failure}", f"{why}: {first}")
             if stderr:
                 stderr.close()
             ready.set()
-
-    async def _connect(
-        self, stack: AsyncExitStack, name: str, config: ServerConfig, log: StderrLog | None
-    ) -> _Link:
-        read, write = await open_transport(
-            stack, config, catalog_id=self.catalog_id, stderr=log.file if log else None
-        )
-        # Messages pass through our own stream so that we learn when the server hangs up.
-        send, ours = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-        tasks = await stack.enter_async_context(anyio.create_task_group())
-        stack.callback(tasks.cancel_scope.cancel)
-        session = ClientSession(ours, write, message_handler=self._on_message(name), client_info=CLIENT_INFO)
-        link = _Link(name=name, session=session, stderr=log)
-
-        async def pump() -> None:
-            async with send:
-                try:
-                    async for item in read:
-                        await send.send(item)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    return  # we are closing
-                self._lost(link, "the server closed the connection (its process exited?)")
-
-        tasks.start_soon(pump)
-        await stack.enter_async_context(session)
-        # The legacy initialize handshake: the registry servers speak the 2025 protocol, and a 2026 server
-        # still accepts it; it also gives us plain notifications/tools/list_changed.
-        await session.initialize()
-        return link
-
-    def _on_message(self, name: str) -> MessageHandlerFnT:
-        async def on_message(message: IncomingMessage) -> None:
-            if isinstance(message, types.ToolListChangedNotification) and name in self._links:
-                self._links[name].tools_changed.set()
-            await anyio.lowlevel.checkpoint()
-
-        return on_message
-
-    async def _refresh_on_change(self, link: _Link) -> None:
-        while True:
-            await link.tools_changed.wait()
-            link.tools_changed = anyio.Event()  # notifications arriving during the refresh coalesce into one
-            try:
-                with anyio.fail_after(self._call_timeout):
-                    tools = await _list_tools(link)
-            except Exception as e:
-                logger.warning("MCP server %r: re-listing tools after list_changed failed: %r", link.name, e)
-                continue
-            if link.closed is None:
-                self._set_tools(link, tools)
-
-
-async def _list_tools(link: _Link) -> dict[str, ToolSpec]:
-    """Every page of `tools/list`, stopping at `MAX_LIST_PAGES` or at a repeated cursor."""
-    caps = link.session.server_capabilities
-    if caps is not None and caps.tools is None:
-        return {}
-    tools: dict[str, ToolSpec] = {}
-    cursor: str | None = None
-    seen: set[str] = set()
-    for _ in range(MAX_LIST_PAGES):
-        params = types.PaginatedRequestParams(cursor=cursor) if cursor is not None else None
-        page = await link.session.list_tools(params=params)
-        for tool in page.tools:
-            problem = schema_problem(tool.input_schema)
-            spec = ToolSpec(
-                name=f"{link.name}.{tool.name}",
-                server=link.name,
-                tool=tool.name,
-                description=tool.description or tool.title or "",
-                input_schema=tool.input_schema,
-                output_schema=tool.output_schema,
-                unusable=f"its input schema is unusable: {problem}" if problem else None,
-            )
-            tools.setdefault(spec.name, spec)
-        if page.next_cursor is None:  # an empty-string cursor is still a cursor
-            return tools
-        if page.next_cursor in seen:
-            logger.warning(
-                "MCP server %r repeated the tools/list cursor %r; stopped", link.name, page.next_cursor
-            )
-            return tools
-        cursor = page.next_cursor
-        seen.add(cursor)
-    logger.warning("MCP server %r: stopped listing tools after %d pages", link.name, MAX_LIST_PAGES)
-    return tools
-
-
-def _to_result(result: types.CallToolResult, cap: int, elapsed: float) -> ToolResult:
-    """Join the text content, bound it to `cap` bytes with a marker, and keep the structured content."""
-    parts: list[str] = []
-    for block in result.content:
-        if isinstance(block, types.TextContent):
-            parts.append(block.text)
-        elif isinstance(block, types.ImageContent | types.AudioContent):
-            parts.append(f"[{block.type}: {block.mime_type}, {len(block.data) * 3 // 4} bytes]")
-        elif isinstance(block, types.EmbeddedResource):
-            res = block.resource
-            parts.append(res.text if isinstance(res, types.TextResourceContents) else f"[blob: {res.uri}]")
-        else:
-            parts.append(f"[resource link: {block.uri}]")
-    structured = result.structured_content
-    text = "\n".join(parts)
-    if not text and structured is not None:
-        text = json.dumps(structured, ensure_ascii=False)
-    raw = text.encode("utf-8")
-    truncated = len(raw) > cap
-    if truncated:
-        head = raw[:cap].decode("utf-8", errors="ignore")
-        text = f"{head}\n{TRUNCATION_MARKER}: showing {cap} of {len(raw)} bytes]"
-    if structured is not None and len(json.dumps(structured, ensure_ascii=False).encode("utf-8")) > cap:
-        structured, truncated = None, True  # too big to hold; the truncated text stands for it
-    return ToolResult(
-        is_error=result.is_error,
-        error_kind="tool" if result.is_error else None,
-        text=text,
-        structured=structured,
-        bytes=len(raw),
-        truncated=truncated,
-        elapsed_s=elapsed,
-    )
+        return link is not None and link.lost and name not in self.failed
 
 
 @asynccontextmanager
@@ -336,15 +360,28 @@ async def open_catalog(
     call_timeout: float = 30.0,
     connect_timeout: float = 60.0,
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    max_run_bytes: int = DEFAULT_MAX_RUN_BYTES,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_concurrent_per_server: int = DEFAULT_MAX_CONCURRENT_PER_SERVER,
+    max_restarts: int = DEFAULT_MAX_RESTARTS,
     skip_failed: bool = False,
 ) -> AsyncIterator[Catalog]:
     """Connect to every server in `config` at once and yield the live `Catalog`; close them all on exit.
 
     A server that cannot start raises `ServerStartError` (after stopping the others: nothing is left
     running), unless `skip_failed`, which records it in `catalog.failed` and goes on without it.
-    `call_timeout` is the default per-call limit; `max_result_bytes` bounds each result's text.
+    `call_timeout` is the default per-call limit; the size and concurrency bounds are described in the
+    module docstring.
     """
-    catalog = Catalog(config, call_timeout=call_timeout, max_result_bytes=max_result_bytes)
+    catalog = Catalog(
+        config,
+        call_timeout=call_timeout,
+        max_result_bytes=max_result_bytes,
+        max_run_bytes=max_run_bytes,
+        max_message_bytes=max_message_bytes,
+        max_concurrent_per_server=max_concurrent_per_server,
+        max_restarts=max_restarts,
+    )
     stop = anyio.Event()
     body_error: Exception | None = None
     try:

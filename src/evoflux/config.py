@@ -8,6 +8,10 @@
 }}
 ```
 
+An HTTP server whose `url` goes to a private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local
+(169.254/16, fe80::/10) address is refused when the catalog connects, unless its entry says
+`"allowPrivateNetwork": true`; loopback addresses are always allowed (see `evoflux.httpguard`).
+
 Strings in `command`, `args`, `env`, `cwd`, `url` and `headers` may use `${VAR}` and `${VAR:-default}`, read
 from the environment. A run's workspace W (the `workspace` argument, else `$EVOFLUX_WORKSPACE`, else
 `evoflux_home()/workspace`) defines three more, each created when a config uses it:
@@ -30,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from evoflux.errors import ConfigError
 
@@ -48,7 +52,7 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _STDIO_KEYS = {"command", "args", "env", "cwd"}
-_HTTP_KEYS = {"url", "headers"}
+_HTTP_KEYS = {"url", "headers", "allowPrivateNetwork"}
 _COMMON_KEYS = {"type", "disabled", "description"}
 
 
@@ -73,10 +77,15 @@ class StdioServer(BaseModel):
 class HttpServer(BaseModel):
     """A server already running somewhere, reached over Streamable HTTP."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
+    allow_private_network: StrictBool = Field(
+        default=False,
+        alias="allowPrivateNetwork",
+        description="Allow a URL that goes to a private or link-local address (loopback is always allowed).",
+    )
     description: str = ""
 
     def launch_line(self) -> str:
@@ -253,7 +262,7 @@ def _parse_entry(name: str, raw: Any, where: str) -> ServerConfig | None:
 def _shape_hint(stdio: bool) -> str:
     if stdio:
         return 'expected "command": string, "args": [strings], "env": {string: string}, "cwd": string'
-    return 'expected "url": "http(s)://...", "headers": {string: string}'
+    return 'expected "url": "http(s)://...", "headers": {string: string}, "allowPrivateNetwork": true/false'
 
 
 def _expand_entry(entry: ServerConfig, env: Mapping[str, str], used: set[str], at: str) -> ServerConfig:

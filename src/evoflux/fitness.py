@@ -275,8 +275,11 @@ def _unused_quantities(workflow: Workflow, task: str) -> float:
     quantities = task_numbers(task)
     if not quantities:
         return 0.0
-    used = {n for node in workflow.nodes for n in numbers_in(node.args)}
-    return sum(float(q) not in used for q in quantities) / len(quantities)
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    # a percentage may be passed as a fraction (18.5 percent as 0.185)
+    return sum(round(float(q), 9) not in used and round(q / 100, 9) not in used for q in quantities) / len(
+        quantities
+    )
 
 
 def _unused_outputs(workflow: Workflow, trace: Trace) -> float:

@@ -48,7 +48,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
-from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, output_paths, path_text
+from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, fresh_id, output_paths, path_text
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
@@ -64,6 +64,7 @@ from evoflux.repairs import (
     snap_enum,
 )
 from evoflux.restructure import break_cycle, delete_node, insert_producer, reorder_nodes, swap_tool
+from evoflux.retrieval import rank_tools
 from evoflux.tools import ToolSpec
 
 __all__ = [
@@ -73,8 +74,11 @@ __all__ = [
     "EditContext",
     "Operator",
     "Rewrite",
+    "append_context",
     "applicable_operators",
     "blamed_nodes",
+    "missing_parts",
+    "model_append",
     "model_guided",
     "mutate",
     "node_context",
@@ -297,3 +301,59 @@ def model_guided(rewrite: Rewrite, *, name: str = "model_rewrite", max_tools: in
         return bool(workflow.nodes) and bool(ctx.diagnostics)
 
     return Operator(name, edit, frozenset(Stage), "rewrite one blamed node with the model", probe=probe)
+
+
+# -- the model-guided step insertion -----------------------------------------------------------------
+
+
+def missing_parts(ctx: EditContext) -> list[str]:
+    """What the coverage verdict says the workflow leaves unanswered (node-less ANSWER feedback)."""
+    return [d.message for d in ctx.diagnostics if d.stage == Stage.ANSWER and d.node is None]
+
+
+def append_context(workflow: Workflow, ctx: EditContext, *, max_tools: int = 6) -> str:
+    """What the model sees to add one step: the task, the steps and their outputs, what is missing,
+    and the tools most related to what is missing."""
+    lines = [f"Task: {ctx.task}", "", "Steps so far (they ran; reference their outputs):"]
+    for node in workflow.nodes:
+        paths = [path_text(node.id, p) for p in output_paths(node, ctx)][:8]
+        args = json.dumps(node.args, ensure_ascii=False, default=str)[:200]
+        lines.append(f"- {node.id} = {node.tool}({args}); outputs: {', '.join(paths)}")
+    missing = missing_parts(ctx)
+    lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
+    related = rank_tools(" ".join([ctx.task, *missing]), list(ctx.catalog.values()), max_tools)
+    lines += ["", "Tools that may provide it:", *(f"- {_signature(s)}" for s in related)]
+    new_id = fresh_id(workflow, avoid=ctx.traced_ids())
+    lines += [
+        "",
+        f'Reply with ONE new step {{"id": "{new_id}", "tool": ..., "args": {{...}}}} that provides what is '
+        'missing, taking values from the outputs above as "{{n1.key}}" inside text or {"$ref": "n1.key"}.',
+    ]
+    return "\n".join(lines)
+
+
+def model_append(write_step: Rewrite, *, name: str = "model_append") -> Operator:
+    """The model-guided step insertion: when the workflow runs through but the verdict says part of the
+    task is unanswered, the model writes one new step for that part; it is appended and the answer uses
+    it. (A rewrite of an existing node cannot add what no node does.)"""
+
+    def edit(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+        if not workflow.nodes or not missing_parts(ctx):
+            return None
+        new_id = fresh_id(workflow, avoid=ctx.traced_ids())
+        reply = write_step(append_context(workflow, ctx))
+        if reply is None:
+            return None
+        try:
+            node = Node.model_validate({**dict(reply), "id": new_id})
+        except ValidationError:
+            return None
+        work = workflow.model_copy(deep=True)
+        work.nodes.append(node)
+        work.answer.uses = [*work.answer.uses, new_id] if work.answer.uses else []
+        return work
+
+    def probe(workflow: Workflow, ctx: EditContext) -> bool:
+        return bool(workflow.nodes) and bool(missing_parts(ctx))
+
+    return Operator(name, edit, frozenset({Stage.ANSWER}), "add one step for a missing part", probe=probe)

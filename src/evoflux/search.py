@@ -3,7 +3,8 @@
 The loop (`evolve`) is meant to be read on one screen; the paper's five mechanisms appear in it by name:
 
 1. **structured edits** -- `operators.mutate` (several rule-based edits: exploration) or one model-guided
-   local edit (`operators.model_guided`: exploitation), aimed at the nodes the diagnostics blame;
+   local edit (`operators.model_guided`, or `model_append` for a part no step provides: exploitation),
+   aimed at the nodes the diagnostics blame;
 2. **execution feedback** -- every candidate is validated and, when valid, executed against the live
    servers (`evaluate`); its diagnostics, outputs and the coverage verdict feed fitness and the next edit.
    Identical calls are served from the run's `CallCache`. Off (`feedback=False`): candidates are only
@@ -39,7 +40,7 @@ from evoflux.execute import CallCache, ExecutionSettings
 from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
 from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
-from evoflux.operators import model_guided, mutate
+from evoflux.operators import missing_parts, model_append, model_guided, mutate
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
 from evoflux.tools import ToolCaller, ToolSpec
@@ -271,15 +272,17 @@ class _Search:
                 return
 
     async def exploit(self, parent: Evaluated, generation: int) -> None:
-        """One model-guided rewrite of the blamed node; when the reply does not apply or only recreates a
-        known workflow, one rule-based edit instead."""
+        """One model-guided edit: a rewrite of the blamed node, or, when the parent runs through but the
+        verdict says part of the task is unanswered, a new step for that part. When the reply does not
+        apply or only recreates a known workflow, one rule-based edit instead."""
         seed = self._next_seed()
 
         def rewrite(context: str) -> dict[str, Any] | None:
             return self.planner.rewrite_node(self.task, self.tools, context, "", seed=seed)
 
-        op = model_guided(rewrite)
         ctx = self.context(parent)
+        ran_through = parent.trace.feasible  # only the verdict's missing parts are left to act on
+        op = model_append(rewrite) if ran_through and missing_parts(ctx) else model_guided(rewrite)
         child = await anyio.to_thread.run_sync(lambda: op(parent.candidate.workflow, ctx))
         edits = [op.name]
         if child is None or child.digest() in self.evaluated:

@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
 import anyio
-import httpx2  # the SDK's own HTTP client; headers reach the server through it
 import mcp_types as types
 from mcp.client._transport import TransportStreams  # the SDK names this type only in a private module
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from evoflux.config import HttpServer, ServerConfig, ServersConfig, StdioServer
 from evoflux.errors import ServerStartError
+from evoflux.httpguard import PrivateAddress, check_address, http_client
+from evoflux.stdio import (
+    CATALOG_ID_ENV,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    marked_processes,
+    reap_marked,
+    stdio_transport,
+)
 
 __all__ = [
     "CATALOG_ID_ENV",
@@ -48,7 +53,6 @@ __all__ = [
     "warm_servers",
 ]
 
-CATALOG_ID_ENV = "EVOFLUX_CATALOG_ID"
 CLIENT_INFO = types.Implementation(name="evoflux", version="0.1.0")
 _OFFLINE_ARGS = {"--offline"}
 _OFFLINE_ENV = {"UV_OFFLINE", "npm_config_offline", "NPM_CONFIG_OFFLINE"}
@@ -110,67 +114,43 @@ class StderrLog:
 
 
 async def open_transport(
-    stack: AsyncExitStack, config: ServerConfig, *, catalog_id: str, stderr: TextIO | None
+    stack: AsyncExitStack,
+    config: ServerConfig,
+    *,
+    catalog_id: str,
+    stderr: TextIO | None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> TransportStreams:
     """Start (stdio) or reach (HTTP) one server; `stack` owns it, and closing the stack stops it.
 
-    A stdio server gets its own process session: the SDK's stdio client closes its stdin on exit, then
-    terminates and kills its process group after a grace period.
+    A stdio server gets its own process session (see `evoflux.stdio`): on exit its stdin is closed, then
+    its process group is terminated and killed after a grace period, and so are its processes that left
+    the group. An HTTP server's address is checked first (`evoflux.httpguard`), before anything is sent.
+    Each message (an SSE event or a JSON body over HTTP) is bounded by `max_message_bytes`.
     """
     if isinstance(config, HttpServer):
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(headers=config.headers, timeout=httpx2.Timeout(30.0, read=300.0))
+        await check_address(config)
+        http = await stack.enter_async_context(http_client(config, max_message_bytes))
+        return await stack.enter_async_context(
+            streamable_http_client(config.url, http_client=http, max_sse_event_size=max_message_bytes)
         )
-        return await stack.enter_async_context(streamable_http_client(config.url, http_client=http))
     if config.cwd is not None and not Path(config.cwd).is_dir():
         raise CommandNotFound(f"its working directory {config.cwd} does not exist")
-    params = StdioServerParameters(
-        command=resolve_command(config.command, config.cwd),
-        args=config.args,
+    transport = stdio_transport(
+        resolve_command(config.command, config.cwd),
+        config.args,
         env=server_env(config.env, catalog_id),  # the SDK's default keeps only HOME, PATH and a few more
         cwd=config.cwd,
+        errlog=stderr if stderr is not None else sys.stderr,
+        max_message_bytes=max_message_bytes,
     )
-    errlog = stderr if stderr is not None else sys.stderr
-    return await stack.enter_async_context(stdio_client(params, errlog=errlog))
-
-
-def marked_processes(catalog_id: str) -> list[int]:
-    """Live processes whose environment carries `EVOFLUX_CATALOG_ID=catalog_id` (Linux /proc; else [])."""
-    marker = f"{CATALOG_ID_ENV}={catalog_id}".encode()
-    return [pid for pid, environ in _proc_environs() if marker in environ.split(b"\0")]
-
-
-def _proc_environs() -> Iterator[tuple[int, bytes]]:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    me = os.getpid()
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and int(entry.name) != me:
-            try:
-                yield int(entry.name), (entry / "environ").read_bytes()
-            except OSError:
-                continue
-
-
-async def reap_marked(catalog_id: str, *, wait: float = 2.0) -> list[int]:
-    """SIGKILL every process still marked with `catalog_id` (e.g. one that left its process group),
-    and wait up to `wait` seconds for them to die. Returns the pids it killed."""
-    killed = []
-    for pid in marked_processes(catalog_id):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-        except OSError:
-            continue
-    with anyio.CancelScope(shield=True), anyio.move_on_after(wait):
-        while killed and marked_processes(catalog_id):
-            await anyio.sleep(0.01)
-    return killed
+    return await stack.enter_async_context(transport)
 
 
 def start_hint(config: ServerConfig, error: BaseException | None, stderr: str) -> str:
     """The most likely fix for a server that failed to start."""
+    if isinstance(error, PrivateAddress):
+        return 'set "allowPrivateNetwork": true on this server if it is meant to be reached'
     if isinstance(config, HttpServer):
         return f"check that a server is listening at {config.url} and that the headers are right"
     if isinstance(error, CommandNotFound):
@@ -193,7 +173,7 @@ def start_error(
     """A message naming the server, its command, what went wrong, its stderr and the likely fix."""
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
-    if isinstance(error, CommandNotFound):
+    if isinstance(error, CommandNotFound | PrivateAddress):
         reason = str(error)
     elif isinstance(error, TimeoutError):
         reason = f"it did not finish initialize and tools/list within {timeout:g} s"

@@ -1,0 +1,213 @@
+"""A fault-injecting MCP server for the hardening tests, on the installed SDK's low-level `Server`.
+
+Run: `python tests/servers/faulty.py [--ignore-sigterm] [--linger] [--crash-if-exists PATH]`.
+
+- `--ignore-sigterm`: SIGTERM is ignored (and so it is in every child, which inherits that).
+- `--linger`: keep running after stdin closes (so only signals stop it).
+- `--crash-if-exists PATH`: exit at once when PATH exists; create it otherwise (a restart then fails).
+
+Its tools die, spawn children, write what is not JSON-RPC to stdout, return huge results, record how many
+calls run at once, and change their own definitions (see `TOOLS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import mcp.server.stdio
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.shared.exceptions import MCPError
+
+MIB = 1024 * 1024
+
+
+def _tool(name: str, about: str, /, **props: str) -> types.Tool:
+    schema = {"type": "object", "properties": {k: {"type": v} for k, v in props.items()}}
+    return types.Tool(name=name, description=about, input_schema=schema)
+
+
+TOOLS = [
+    _tool("pid", "This server's process id."),
+    _tool("echo", "Echo the text back.", text="string"),
+    _tool("die", "Exit the server process at once, in the middle of the call."),
+    _tool("spawn", "Start two `sleep 300`: one in this process group, one in a new session."),
+    _tool("garbage", "Write something that is not JSON-RPC to stdout (see Faulty.garbage).", kind="string"),
+    _tool("huge", "Return `mb` MiB of text in 100-byte lines (or one line).", mb="number", lines="boolean"),
+    _tool("flood", "Start a reply, write `mb` MiB, end the line, never answer.", mb="number"),
+    _tool("sleepy", "Sleep `seconds`, return `tag`; counts calls at once.", seconds="number", tag="string"),
+    _tool("peak", "The most `sleepy` calls that ran at once so far."),
+    _tool("target", "A tool whose definition `mutate` changes."),
+    _tool(
+        "mutate",
+        "Change `target` (its `description`, or a new input `property`) or `add` a tool; announce it.",
+        description="string",
+        property="string",
+        add="string",
+    ),
+]
+
+
+class Wire:
+    """stdout, shared by the SDK's writer and the tools that write raw text: one whole write at a time (lone
+    surrogates become the bytes they stand for, so a tool can write invalid UTF-8)."""
+
+    def __init__(self) -> None:
+        fd = os.dup(1)
+        os.dup2(2, 1)  # stray prints go to stderr
+        self.raw = io.TextIOWrapper(os.fdopen(fd, "wb"), encoding="utf-8", errors="surrogateescape")
+        self.lock = anyio.Lock()
+
+    async def write(self, text: str) -> None:
+        async with self.lock:
+            await anyio.to_thread.run_sync(self._write, text)
+
+    def _write(self, text: str) -> None:
+        self.raw.write(text)
+        self.raw.flush()
+
+    async def flush(self) -> None:
+        pass  # every write is flushed
+
+
+class Faulty:
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.tools = list(TOOLS)
+        self.running = 0
+        self.peak = 0
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.tools)
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        args = params.arguments or {}
+        name = params.name
+        if name == "pid":
+            return _text(str(os.getpid()))
+        if name == "echo":
+            return _text(str(args.get("text", "")))
+        if name == "die":
+            os._exit(1)
+        if name == "spawn":
+            pids = [
+                subprocess.Popen(["sleep", "300"], start_new_session=detach, stdout=subprocess.DEVNULL).pid
+                for detach in (False, True)
+            ]
+            return _text(" ".join(map(str, pids)))
+        if name == "garbage":
+            return await self.garbage(str(args.get("kind")), ctx.request_id)
+        if name == "huge":
+            size = int(float(args.get("mb", 1)) * MIB)
+            if args.get("lines", True):
+                return _text(("y" * 99 + "\n") * (size // 100))
+            return _text("z" * size)
+        if name == "flood":
+            start = f'{{"jsonrpc":"2.0","id":{ctx.request_id},"result":{{"content":[{{"type":"text","text":"'
+            await self.wire.write(start + "f" * int(float(args.get("mb", 1)) * MIB) + "\n")
+            await anyio.sleep(3600)
+        if name == "sleepy":
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await anyio.sleep(float(args.get("seconds", 0.1)))
+            finally:
+                self.running -= 1
+            return _text(str(args.get("tag", "")))
+        if name == "peak":
+            return _text(str(self.peak))
+        if name == "target":
+            return _text("target")
+        if name == "mutate":
+            return await self.mutate(ctx, args)
+        if any(tool.name == name for tool in self.tools):
+            return _text(name)  # a tool that `mutate` added
+        raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool {name}")
+
+    async def garbage(self, kind: str, request_id: Any) -> types.CallToolResult:
+        """`noise`: a line of text, then a normal reply. `silent`: a line of text, then nothing.
+        `bad_json`, `bad_utf8`, `deep`: an unreadable reply carrying this request's id, then nothing.
+        `deep_noise`: 100,000 levels of [[...]] with no id, then a normal reply."""
+        head = f'{{"jsonrpc":"2.0","id":{request_id},"result":'
+        lines = {
+            "noise": "this is not JSON-RPC\n",
+            "silent": "Server ready! (stray output)\n",
+            "bad_json": head + '{"content":[{"type":"text","text":"cut short\n',
+            "bad_utf8": head + '{"content":[{"type":"text","text":"\udcff\udcfe"}]}}\n',
+            "deep": head
+            + '{"content":[],"structuredContent":{"x":'
+            + "[" * 100_000
+            + "]" * 100_000
+            + "}}}\n",
+            "deep_noise": "[" * 100_000 + "]" * 100_000 + "\n",
+        }
+        await self.wire.write(lines[kind])
+        if kind in ("noise", "deep_noise"):
+            return _text(f"after {kind}")
+        await anyio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def mutate(self, ctx: ServerRequestContext[Any], args: dict[str, Any]) -> types.CallToolResult:
+        if "add" in args:
+            self.tools.append(_tool(str(args["add"]), "A tool added during the run."))
+        for i, tool in enumerate(self.tools):
+            if tool.name == "target" and "description" in args:
+                self.tools[i] = tool.model_copy(update={"description": str(args["description"])})
+            if tool.name == "target" and "property" in args:
+                schema = {**tool.input_schema, "properties": {str(args["property"]): {"type": "string"}}}
+                self.tools[i] = tool.model_copy(update={"input_schema": schema})
+        await ctx.session.send_tool_list_changed()
+        return _text("mutated")
+
+
+def _text(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)])
+
+
+async def serve(linger: bool) -> None:
+    wire = Wire()
+    faulty = Faulty(wire)
+    server = Server("faulty", version="1.0", on_list_tools=faulty.list_tools, on_call_tool=faulty.call_tool)
+    options = server.create_initialization_options(NotificationOptions(tools_changed=True))
+    async with mcp.server.stdio.stdio_server(stdout=wire) as (read_stream, write_stream):  # type: ignore[arg-type]
+        await server.run(read_stream, write_stream, options)
+    if linger:
+        print("faulty: stdin closed; lingering (--linger)", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ignore-sigterm", action="store_true")
+    parser.add_argument("--linger", action="store_true")
+    parser.add_argument("--crash-if-exists", default="")
+    opts = parser.parse_args()
+    if opts.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if opts.crash_if_exists:
+        flag = Path(opts.crash_if_exists)
+        if flag.exists():
+            print("faulty: refusing to start again (--crash-if-exists)", file=sys.stderr, flush=True)
+            sys.exit(3)
+        flag.touch()
+    anyio.run(serve, opts.linger)
+
+
+if __name__ == "__main__":
+    main()
