@@ -166,12 +166,14 @@ class Catalog:
         def failure(kind: ErrorKind, text: str) -> ToolResult:
             return ToolResult(is_error=True, error_kind=kind, text=text, elapsed_s=time.monotonic() - started)
 
-        if server in self._up and not self._up[server].is_set():
+        link = self._links.get(server)
+        if link is not None and link.lost and server not in self.failed:
             with anyio.move_on_after(limit):
                 await self._up[server].wait()  # it is restarting
-        link = self._links.get(server)
+            link = self._links.get(server)
         if link is not None and link.closed is not None:
-            why = self.failed.get(server) or f"it is restarting and was not back within {limit:g} s"
+            restarting = f"it is restarting and was not back within {limit:g} s"
+            why = self.failed.get(server) or (restarting if link.lost else link.closed)
             return failure("transport", f"server {server!r} is unavailable: {why}")
         if link is None or not tool:
             if server in self.failed:
@@ -331,7 +333,8 @@ class Catalog:
                             tg.cancel_scope.cancel()
                         link.closed = link.closed or "the catalog is closed"
                 watch.cancel_scope.cancel()
-            if scope.cancelled_caught and self._links.get(name) is not link and not stop.is_set():
+            started = link is not None and self._links.get(name) is link
+            if scope.cancelled_caught and not started and not stop.is_set():
                 error = TimeoutError(f"no answer within {connect_timeout:g} s")
         except Exception as e:
             error = e

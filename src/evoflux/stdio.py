@@ -2,7 +2,7 @@
 
 The transport is the SDK's process handling (its own process session; on exit close stdin, wait, then
 SIGTERM and SIGKILL the process group) with our own reader of the server's stdout, because the SDK's keeps
-a line of any length in memory and treats invalid UTF-8 as the end of the connection. Ours reads bytes:
+a line of any length in memory and fails the whole connection on invalid UTF-8. Ours reads bytes:
 
 - a message longer than `max_message_bytes` is dropped (the rest of its line is skipped as it arrives),
   so memory stays bounded whatever the server writes;

@@ -47,7 +47,9 @@ TOOLS = [
     _tool("huge", "Return `mb` MiB of text in 100-byte lines (or one line).", mb="number", lines="boolean"),
     _tool("flood", "Start a reply, write `mb` MiB, end the line, never answer.", mb="number"),
     _tool("sleepy", "Sleep `seconds`, return `tag`; counts calls at once.", seconds="number", tag="string"),
-    _tool("peak", "The most `sleepy` calls that ran at once so far."),
+    _tool(
+        "peak", "The most `sleepy` calls that ran at once so far (then zero, with `reset`).", reset="boolean"
+    ),
     _tool("target", "A tool whose definition `mutate` changes."),
     _tool(
         "mutate",
@@ -130,7 +132,10 @@ class Faulty:
                 self.running -= 1
             return _text(str(args.get("tag", "")))
         if name == "peak":
-            return _text(str(self.peak))
+            peak = self.peak
+            if args.get("reset"):
+                self.peak = self.running
+            return _text(str(peak))
         if name == "target":
             return _text("target")
         if name == "mutate":
