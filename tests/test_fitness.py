@@ -211,3 +211,29 @@ def test_a_percentage_passed_as_a_fraction_counts_as_used() -> None:
         {"nodes": [{"id": "n1", "tool": "m.e", "args": {"x": "0.185 * 2640"}}]}
     )
     assert effective_coverage(Coverage(score=1.0), workflow, "Work out 18.5 percent of 2640.") == 1.0
+
+
+def test_steps_that_invent_quantities_discount_coverage() -> None:
+    from evoflux.fitness import Coverage, effective_coverage, invented_quantities
+
+    task = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2."
+    right = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.c", "args": {"value": 25, "to": "fahrenheit"}},
+                {"id": "n2", "tool": "m.e", "args": {"expression": "{{n1.converted_value}} * 2"}},
+            ]
+        }
+    )
+    wrong = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.c", "args": {"value": 25, "to": "fahrenheit"}},
+                {"id": "n2", "tool": "u.c", "args": {"value": 50, "to": "celsius"}},  # 50: invented
+            ]
+        }
+    )
+    assert invented_quantities(right, task) == 0.0 and invented_quantities(wrong, task) == 0.5
+    full = Coverage(score=1.0)
+    assert effective_coverage(full, right, task) == 1.0
+    assert effective_coverage(full, wrong, task) == pytest.approx(0.75 * 0.75)  # 2 unused, n2 invents

@@ -52,6 +52,7 @@ __all__ = [
     "compute_fitness",
     "effective_coverage",
     "grounding",
+    "invented_quantities",
     "verified_coverage",
 ]
 
@@ -236,11 +237,43 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
 
 
 def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str) -> float:
-    """The judged coverage, discounted by half the share of the task's quantities that no argument uses:
-    a workflow that never passes on the numbers the user gave rarely does what was asked."""
+    """The judged coverage, discounted by half the share of the task's quantities that no argument uses
+    (a workflow that never passes on the numbers the user gave rarely does what was asked), and by half
+    the share of steps that invent quantities (a numeric literal neither in the task nor a trivial
+    constant: such a step computes something nobody asked for, whatever a lenient judge says)."""
     if coverage is None:
         return 0.0
-    return coverage.score * (1.0 - 0.5 * _unused_quantities(workflow, task))
+    unused, invented = _unused_quantities(workflow, task), invented_quantities(workflow, task)
+    return coverage.score * (1.0 - 0.5 * unused) * (1.0 - 0.5 * invented)
+
+
+_TRIVIAL = {0.0, 1.0}
+
+
+def invented_quantities(workflow: Workflow, task: str) -> float:
+    """The share of nodes with a numeric literal in their arguments that the task does not give (as
+    written, or a percentage as a fraction), 0 and 1 aside. Numbers inside references do not count."""
+    if not workflow.nodes:
+        return 0.0
+    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
+    inventing = 0
+    for node in workflow.nodes:
+        literals = [n for n in numbers_in(_without_refs(node.args)) if abs(n) not in _TRIVIAL]
+        inventing += any(round(n, 9) not in given and round(abs(n), 9) not in given for n in literals)
+    return inventing / len(workflow.nodes)
+
+
+def _without_refs(value: Any) -> Any:
+    """An argument value with references (whole, `$n1.x`, or `{{n1.x}}` inside text) taken out."""
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            return None
+        return {k: _without_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_refs(v) for v in value]
+    if isinstance(value, str):
+        return None if value.startswith("$") else re.sub(r"\{\{[^{}]*\}\}", " ", value)
+    return value
 
 
 def _tokens(text: str) -> set[str]:

@@ -1,10 +1,17 @@
 """A fault-injecting MCP server for the hardening tests, on the installed SDK's low-level `Server`.
 
-Run: `python tests/servers/faulty.py [--ignore-sigterm] [--linger] [--crash-if-exists PATH]`.
+Run: `python tests/servers/faulty.py [--ignore-sigterm] [--linger] [--crash-if-exists PATH]
+[--chaos SEED [--fault-rate P] [--fault-log PATH]]`.
 
 - `--ignore-sigterm`: SIGTERM is ignored (and so it is in every child, which inherits that).
 - `--linger`: keep running after stdin closes (so only signals stop it).
 - `--crash-if-exists PATH`: exit at once when PATH exists; create it otherwise (a restart then fails).
+- `--chaos SEED`: random faults (see `Chaos`): each call (but `pid` and `peak`) draws from a RNG seeded
+  with SEED and the number of earlier starts recorded in `--fault-log`; with probability `--fault-rate`
+  (default 0.25) it gets one of `FAULT_KINDS`, uniformly. `--fault-log PATH` appends `start` when the
+  server starts and `KIND TOOL` for each fault, before acting on it (so a crash is logged too). Texts of
+  the `crash`, `is_error` and `error_payload` faults quote the server's `FAULTY_SECRET` environment
+  variable, as a careless server would quote its credentials.
 
 Its tools die, spawn children, write what is not JSON-RPC to stdout, return huge results, record how many
 calls run at once, and change their own definitions (see `TOOLS`).
@@ -14,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -61,6 +70,66 @@ TOOLS = [
 ]
 
 
+FAULT_KINDS = ("crash", "hang", "garbage", "huge", "is_error", "error_payload", "slow", "orphan")
+GARBAGE_KINDS = ("bad_json", "bad_utf8", "deep", "silent", "noise")
+
+
+class Chaos:
+    """Random faults for `--chaos`: what each draws, and how the server acts on it.
+
+    `crash`: write the secret to stderr and exit mid-call. `hang`: never answer. `garbage`: one of
+    `Faulty.garbage`'s kinds (`noise` then answers normally; the others never answer). `huge`: 1-4 MiB
+    of text. `is_error`: an `isError` result quoting the secret. `error_payload`: a normal result whose
+    text is `{"error": ...}` quoting the secret. `slow`: sleep 0.2-1.0 s, then answer normally. `orphan`:
+    start a `sleep 300` in a new session (it leaves the process group), then answer normally.
+    """
+
+    def __init__(self, seed: int, rate: float, log: Path | None) -> None:
+        starts = 0
+        if log is not None and log.exists():
+            starts = sum(1 for line in log.read_text().splitlines() if line == "start")
+        self.rng = random.Random(f"{seed}:{starts}")
+        self.rate = rate
+        self.log = log
+        self.secret = os.environ.get("FAULTY_SECRET", "")
+        self._note("start")
+
+    def _note(self, line: str) -> None:
+        if self.log is not None:
+            with self.log.open("a") as f:
+                f.write(line + "\n")
+
+    def draw(self, tool: str) -> str | None:
+        if tool in ("pid", "peak") or self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(FAULT_KINDS)
+        self._note(f"{kind} {tool}")
+        return kind
+
+    async def act(self, kind: str, faulty: Faulty, request_id: Any) -> types.CallToolResult | None:
+        """The fault's result, or None to answer normally (after `slow` or `orphan`)."""
+        secret = f" (credentials: {self.secret})" if self.secret else ""
+        if kind == "crash":
+            print(f"faulty: fatal error{secret}; exiting", file=sys.stderr, flush=True)
+            os._exit(1)
+        if kind == "hang":
+            await anyio.sleep(3600)
+        if kind == "garbage":
+            return await faulty.garbage(self.rng.choice(GARBAGE_KINDS), request_id)
+        if kind == "huge":
+            return _text(("h" * 99 + "\n") * (self.rng.randint(1, 4) * MIB // 100))
+        if kind == "is_error":
+            text = f"backend refused the request{secret}"
+            return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+        if kind == "error_payload":
+            return _text(json.dumps({"error": f"upstream lookup failed{secret}"}))
+        if kind == "slow":
+            await anyio.sleep(self.rng.uniform(0.2, 1.0))
+        if kind == "orphan":
+            subprocess.Popen(["sleep", "300"], start_new_session=True, stdout=subprocess.DEVNULL)
+        return None
+
+
 class Wire:
     """stdout, shared by the SDK's writer and the tools that write raw text: one whole write at a time (lone
     surrogates become the bytes they stand for, so a tool can write invalid UTF-8)."""
@@ -84,8 +153,9 @@ class Wire:
 
 
 class Faulty:
-    def __init__(self, wire: Wire) -> None:
+    def __init__(self, wire: Wire, chaos: Chaos | None = None) -> None:
         self.wire = wire
+        self.chaos = chaos
         self.tools = list(TOOLS)
         self.running = 0
         self.peak = 0
@@ -100,6 +170,11 @@ class Faulty:
     ) -> types.CallToolResult:
         args = params.arguments or {}
         name = params.name
+        fault = self.chaos.draw(name) if self.chaos is not None else None
+        if fault is not None and self.chaos is not None:
+            injected = await self.chaos.act(fault, self, ctx.request_id)
+            if injected is not None:
+                return injected
         if name == "pid":
             return _text(str(os.getpid()))
         if name == "echo":
@@ -184,9 +259,9 @@ def _text(text: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(text=text)])
 
 
-async def serve(linger: bool) -> None:
+async def serve(linger: bool, chaos: Chaos | None = None) -> None:
     wire = Wire()
-    faulty = Faulty(wire)
+    faulty = Faulty(wire, chaos)
     server = Server("faulty", version="1.0", on_list_tools=faulty.list_tools, on_call_tool=faulty.call_tool)
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     async with mcp.server.stdio.stdio_server(stdout=wire) as (read_stream, write_stream):  # type: ignore[arg-type]
@@ -202,6 +277,9 @@ def main() -> None:
     parser.add_argument("--ignore-sigterm", action="store_true")
     parser.add_argument("--linger", action="store_true")
     parser.add_argument("--crash-if-exists", default="")
+    parser.add_argument("--chaos", type=int, default=None, metavar="SEED")
+    parser.add_argument("--fault-rate", type=float, default=0.25)
+    parser.add_argument("--fault-log", default="")
     opts = parser.parse_args()
     if opts.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -211,7 +289,10 @@ def main() -> None:
             print("faulty: refusing to start again (--crash-if-exists)", file=sys.stderr, flush=True)
             sys.exit(3)
         flag.touch()
-    anyio.run(serve, opts.linger)
+    chaos = None
+    if opts.chaos is not None:
+        chaos = Chaos(opts.chaos, opts.fault_rate, Path(opts.fault_log) if opts.fault_log else None)
+    anyio.run(serve, opts.linger, chaos)
 
 
 if __name__ == "__main__":
