@@ -30,7 +30,6 @@ import io
 import json
 import logging
 import os
-import resource
 import secrets as secrets_module
 import sqlite3
 import sys
@@ -113,7 +112,8 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 class MemorySampler:
-    """Peak RSS of this process's descendants, sampled; this process's own peak from the kernel."""
+    """Peak RSS of this process's descendants, sampled every half second (a shorter peak can be missed);
+    this process's own peak from the kernel (VmHWM)."""
 
     def __init__(self) -> None:
         self.children_total_kib = 0
@@ -130,11 +130,11 @@ class MemorySampler:
             await anyio.sleep(every)
 
     def report(self) -> dict[str, float]:
-        reaped = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+        # not RUSAGE_CHILDREN: a child's maxrss counts the copy of this process it was before its exec
         return {
             "self": round(rss_kib(os.getpid(), "VmHWM") / 1024, 1),
             "children_total": round(self.children_total_kib / 1024, 1),
-            "largest_child": round(max(self.largest_child_kib, reaped) / 1024, 1),
+            "largest_child": round(self.largest_child_kib / 1024, 1),
         }
 
 

@@ -35,8 +35,9 @@ def answer_sources(workflow: Workflow) -> list[str]:
 
 
 def render_value(value: Any, max_chars: int = 1500) -> str:
-    """A tool output as compact text, truncated with a marker."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    """A tool output as compact JSON (a text output as a quoted JSON string, so that whatever it says stays
+    one delimited value in a prompt, never new prompt lines), truncated with a marker."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= max_chars else text[:max_chars] + " …[truncated]"
 
 

@@ -136,11 +136,13 @@ def check_arguments(
     node_id: str, args: dict[str, Any], spec: ToolSpec, limits: Limits, *, skip: set[str] | None = None
 ) -> list[Diagnostic]:
     """Schema diagnostics for one node's arguments. Argument paths in `skip` hold references."""
+    # depth first: it is measured without recursion, and serialising arguments nested deeper than the
+    # interpreter's recursion limit would raise
+    if _depth(args, limits.max_arg_depth) > limits.max_arg_depth:
+        return [_schema(node_id, f"arguments nest deeper than {limits.max_arg_depth}", "flatten them")]
     size = len(json.dumps(args, default=str).encode())
     if size > limits.max_arg_bytes:
         return [_schema(node_id, f"arguments are {size} bytes (cap {limits.max_arg_bytes})", "shorten them")]
-    if _depth(args, limits.max_arg_depth) > limits.max_arg_depth:
-        return [_schema(node_id, f"arguments nest deeper than {limits.max_arg_depth}", "flatten them")]
     try:
         validator = validator_for(spec.input_schema)
         errors = []

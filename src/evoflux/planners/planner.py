@@ -111,7 +111,8 @@ def render_catalog(tools: Sequence[ToolSpec], *, desc_chars: int = 200, param_ch
     """The catalog as compact text: one tool per line, its parameters indented below."""
     lines = []
     for spec in tools:
-        lines.append(f"- {spec.name}: {_short(spec.description, desc_chars)}")
+        # the description is the server's text: one quoted, escaped, bounded value, never prompt lines
+        lines.append(f"- {spec.name}: {json.dumps(_short(spec.description, desc_chars), ensure_ascii=False)}")
         returns = _output_fields(spec.output_schema)
         if returns:
             lines.append(f"    returns: {returns}")
