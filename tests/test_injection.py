@@ -75,7 +75,7 @@ async def test_launch_configs_never_go_through_a_shell(tmp_path: Path) -> None:
         "one_string": {"command": f"touch {marker}"},  # a whole shell line as the command: not found
         "metachars": {
             "command": sys.executable,
-            "args": ["-c", write_argv, f"; touch {marker}"],
+            "args": ["-c", write_argv, "; touch pwned"],
             "cwd": str(tmp_path),
         },
     }
