@@ -237,3 +237,22 @@ def test_steps_that_invent_quantities_discount_coverage() -> None:
     full = Coverage(score=1.0)
     assert effective_coverage(full, right, task) == 1.0
     assert effective_coverage(full, wrong, task) == pytest.approx(0.75 * 0.75)  # 2 unused, n2 invents
+
+
+def test_intent_feedback_names_unused_task_numbers_and_invented_ones() -> None:
+    from evoflux.fitness import intent_feedback
+
+    task = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2."
+    wrong = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.c", "args": {"value": 25}},
+                {"id": "n2", "tool": "u.c", "args": {"value": 50, "note": "{{n1.x}} stays out"}},
+            ]
+        }
+    )
+    messages = [(d.stage, d.node, d.message) for d in intent_feedback(wrong, task)]
+    assert messages == [
+        (Stage.ANSWER, None, "the task's number 2 is not used by any step"),
+        (Stage.ANSWER, "n2", "n2 uses 50, a number the task does not give"),
+    ]

@@ -52,6 +52,7 @@ __all__ = [
     "compute_fitness",
     "effective_coverage",
     "grounding",
+    "intent_feedback",
     "invented_quantities",
     "verified_coverage",
 ]
@@ -248,6 +249,39 @@ def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str)
 
 
 _TRIVIAL = {0.0, 1.0}
+
+
+def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
+    """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
+    uses (a part of the task nothing does yet), and each step that uses a number the task does not give."""
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    out = [
+        Diagnostic(
+            stage=Stage.ANSWER,
+            message=f"the task's number {_fmt(q)} is not used by any step",
+            hint=f"add a step (or fix one) that uses {_fmt(q)} as the task says",
+        )
+        for q in dict.fromkeys(task_numbers(task))
+        if round(float(q), 9) not in used and round(q / 100, 9) not in used
+    ]
+    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
+    for node in workflow.nodes:
+        literals = [n for n in numbers_in(_without_refs(node.args)) if abs(n) not in _TRIVIAL]
+        invented = [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
+        if invented:
+            out.append(
+                Diagnostic(
+                    stage=Stage.ANSWER,
+                    node=node.id,
+                    message=f"{node.id} uses {_fmt(invented[0])}, a number the task does not give",
+                    hint="take the value from the task or from an earlier step's output",
+                )
+            )
+    return out
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
 
 
 def invented_quantities(workflow: Workflow, task: str) -> float:

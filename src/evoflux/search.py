@@ -37,7 +37,7 @@ from evoflux.diagnostics import Diagnostic
 from evoflux.edits import EditContext
 from evoflux.evaluate import evaluate
 from evoflux.execute import CallCache, ExecutionSettings
-from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
+from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness, intent_feedback
 from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
 from evoflux.operators import missing_parts, model_append, model_guided, mutate
@@ -86,11 +86,15 @@ class Evaluated:
     candidate: Candidate
     trace: Trace
     coverage: Coverage | None = None
+    task: str = ""
 
     @property
     def feedback(self) -> list[Diagnostic]:
-        """Execution diagnostics plus the coverage verdict: what the next edit acts on."""
-        return self.trace.diagnostics + (self.coverage.feedback() if self.coverage else [])
+        """Execution diagnostics, the coverage verdict and, once it ran through, the intent checks (task
+        numbers no step uses, numbers no one gave): what the next edit acts on."""
+        verdict = self.coverage.feedback() if self.coverage else []
+        intent = intent_feedback(self.candidate.workflow, self.task) if self.trace.feasible else []
+        return self.trace.diagnostics + verdict + intent
 
 
 @dataclass
@@ -358,7 +362,7 @@ class _Search:
         coverage = await self._judge(workflow, trace) if trace.answer is not None else None
         fitness = compute_fitness(workflow, trace, coverage, self.task, seed_size=seed_size)
         scored = candidate.model_copy(update={"fitness": fitness, "summary": _summary(trace, coverage)})
-        return Evaluated(scored, trace, coverage)
+        return Evaluated(scored, trace, coverage, self.task)
 
     async def _judge(self, workflow: Workflow, trace: Trace) -> Coverage | None:
         if not self.switches.judge:
