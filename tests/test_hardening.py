@@ -468,3 +468,15 @@ async def test_an_http_server_killed_mid_request(http_toy: tuple[str, subprocess
             assert later.is_error and later.error_kind == "transport", later
             closing = time.monotonic()
         assert time.monotonic() - closing < 5
+
+
+@pytest.mark.anyio
+async def test_progress_notifications_do_not_extend_a_call_past_its_timeout() -> None:
+    with anyio.fail_after(30):
+        async with open_catalog(servers(f=faulty())) as catalog:
+            started = time.monotonic()
+            chatty = await catalog.call_tool("f.chatty", {}, timeout=1.0)
+            elapsed = time.monotonic() - started
+            assert (chatty.is_error, chatty.error_kind) == (True, "timeout") and elapsed < 3.0
+            after = await catalog.call_tool("f.echo", {"text": "still here"}, timeout=5)
+            assert after.text == "still here"

@@ -60,6 +60,7 @@ TOOLS = [
         "peak", "The most `sleepy` calls that ran at once so far (then zero, with `reset`).", reset="boolean"
     ),
     _tool("target", "A tool whose definition `mutate` changes."),
+    _tool("chatty", "Send progress and log notifications every 50 ms, and never answer."),
     _tool(
         "mutate",
         "Change `target` (its `description`, or a new input `property`) or `add` a tool; announce it.",
@@ -177,6 +178,11 @@ class Faulty:
                 return injected
         if name == "pid":
             return _text(str(os.getpid()))
+        if name == "chatty":
+            for step in range(100_000):
+                await ctx.session.send_progress_notification("chatty", step, message="still working")
+                await ctx.session.send_log_message("info", f"step {step}", related_request_id=ctx.request_id)
+                await anyio.sleep(0.05)
         if name == "echo":
             return _text(str(args.get("text", "")))
         if name == "die":
