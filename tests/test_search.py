@@ -233,3 +233,21 @@ async def test_a_missing_part_gets_a_new_step_from_the_model(catalog: Catalog) -
     assert out.best is not None and out.best.candidate.edits == ["model_append"]
     assert [n.tool for n in out.best.candidate.workflow.nodes] == ["toy.add", "toy.echo"]
     assert out.stopped_because == "solved"
+
+
+@pytest.mark.anyio
+async def test_the_tool_call_budget_stops_a_search_that_never_converges(catalog: Catalog) -> None:
+    # every candidate runs, none is ever judged complete, each new step is a new call: only a cap stops it
+    counter = iter(range(10**6))
+
+    def new_step(context: str) -> dict[str, Any]:
+        return {"tool": "toy.echo", "args": {"text": f"call {next(counter)}"}}
+
+    planner = ScriptedPlanner(
+        [plan(ADD)], rewrite=new_step, judge_fn=lambda t, e, a: Coverage(score=0.2, missing=["more"])
+    )
+    search = settings(generations=1000, lm_calls=100_000, tool_calls=5)
+    search = search.model_copy(update={"intensity": IntensityConfig(fixed=0.0)})
+    with anyio.fail_after(60):
+        out = await evolve(TASK, catalog, planner, list(catalog.tools.values()), search)
+    assert out.stopped_because == "tool_calls" and 5 <= out.tool_calls <= 8 and out.best is not None

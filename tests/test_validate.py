@@ -581,3 +581,24 @@ def test_canonicalise_drops_exact_repeats_and_repoints_their_references() -> Non
     assert [n.id for n in fixed.nodes] == ["n1", "n3"]
     assert fixed.nodes[1].tool == "u.convert" and fixed.nodes[1].args == {"x": "$n1.converted"}
     assert fixed.answer.uses == ["n1", "n3"] and fixed.answer.template == "{{n1.converted}}"
+
+
+def test_a_plan_with_thousands_of_nodes_is_rejected_quickly_with_the_reason() -> None:
+    import time
+
+    from evoflux.graph import Workflow
+
+    huge = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": f"n{i}", "tool": "math.add", "args": {"a": i, "b": f"$n{i - 1}.sum"}}
+                for i in range(5000)
+            ]
+        }
+    )
+    started = time.monotonic()
+    diagnostics = validate(huge, TOOLS)
+    assert time.monotonic() - started < 1.0
+    assert [d.message for d in diagnostics if d.stage == Stage.PARSE][
+        -1
+    ] == "the workflow has 5000 nodes (cap 24)"
