@@ -9,15 +9,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
 from evoflux.catalog import TRUNCATION_MARKER, Catalog, open_catalog
-from evoflux.config import ServersConfig, StdioServer, load_servers, parse_servers
+from evoflux.config import StdioServer, load_servers
 from evoflux.errors import ServerStartError
 from evoflux.servers import marked_processes, online_variant, resolve_command, warm_servers
+from helpers import alive, servers, toy, wait_until_dead
 
 TOY = str(Path(__file__).parent / "servers" / "toy.py")
 
@@ -25,29 +25,6 @@ TOY = str(Path(__file__).parent / "servers" / "toy.py")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def toy(*args: str, **entry: Any) -> dict[str, Any]:
-    return {"command": sys.executable, "args": [TOY, *args], **entry}
-
-
-def servers(**entries: dict[str, Any]) -> ServersConfig:
-    return parse_servers({"mcpServers": entries}, environ={})
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie, waiting for a parent that may never reap it, counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-async def wait_until_dead(pids: list[int], seconds: float = 5.0) -> None:
-    with anyio.fail_after(seconds):
-        while any(alive(p) for p in pids):
-            await anyio.sleep(0.02)
 
 
 async def pid_of(catalog: Catalog, server: str) -> int:

@@ -19,12 +19,13 @@ from mcp.shared.message import SessionMessage
 
 import evoflux.servers
 from evoflux.catalog import QUARANTINED, TRUNCATION_MARKER, open_catalog
-from evoflux.config import HttpServer, ServersConfig, parse_servers
+from evoflux.config import HttpServer
 from evoflux.errors import ConfigError, ServerStartError
 from evoflux.httpguard import _CappedTransport, check_address
 from evoflux.servers import marked_processes
 from evoflux.stdio import LineReader, reply_id
 from evoflux.tools import ToolResult
+from helpers import servers, toy, wait_until_dead
 
 SERVERS = Path(__file__).parent / "servers"
 MIB = 1024 * 1024
@@ -37,29 +38,6 @@ def anyio_backend() -> str:
 
 def faulty(*args: str) -> dict[str, Any]:
     return {"command": sys.executable, "args": [str(SERVERS / "faulty.py"), *args]}
-
-
-def toy(*args: str, **entry: Any) -> dict[str, Any]:
-    return {"command": sys.executable, "args": [str(SERVERS / "toy.py"), *args], **entry}
-
-
-def servers(**entries: dict[str, Any]) -> ServersConfig:
-    return parse_servers({"mcpServers": entries}, environ={})
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie, waiting for a parent that may never reap it, counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-async def wait_until_dead(pids: list[int], seconds: float = 5.0) -> None:
-    with anyio.fail_after(seconds):
-        while any(alive(p) for p in pids):
-            await anyio.sleep(0.02)
 
 
 async def until(predicate: Callable[[], bool], seconds: float = 10.0) -> None:

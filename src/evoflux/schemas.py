@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SCHEMA_DEPTH",
     "REGEX_TIMEOUT_S",
     "SchemaUnusable",
+    "nesting_depth",
     "schema_problem",
     "validator_for",
 ]
@@ -77,7 +78,8 @@ _Bounded = validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-def _depth(value: Any, limit: int) -> int:
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deep a JSON value nests, counted without recursion and given up once past `limit`."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
     while stack:
@@ -106,7 +108,7 @@ def _patterns(value: Any) -> Iterator[str]:
 
 def schema_problem(schema: Any) -> str | None:
     """Why `schema` cannot serve as a tool's input schema, or None when it can."""
-    if _depth(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
+    if nesting_depth(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
         return f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels"
     try:
         size = len(json.dumps(schema, default=str))
@@ -139,7 +141,7 @@ def validator_for(schema: dict[str, Any]) -> Any:
     """A bounded Draft 2020-12 validator for `schema` (cached). Raises `SchemaUnusable`; iterating its
     errors may raise `SchemaUnusable` (a pattern ran too long) or `Unresolvable` (a `$ref` it cannot
     follow without fetching)."""
-    if _depth(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:  # before anything recursive touches it
+    if nesting_depth(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:  # before anything recursive touches it
         raise SchemaUnusable(f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels")
     return _cached(json.dumps(schema, sort_keys=True, default=str))
 

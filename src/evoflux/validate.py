@@ -20,7 +20,7 @@ from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.edits import path_text, rewrite_refs
 from evoflux.graph import _ROOT_ALIASES, Ref, Workflow, find_refs, parse_ref
 from evoflux.parse import structure_diagnostics
-from evoflux.schemas import SchemaUnusable, Unresolvable, validator_for
+from evoflux.schemas import SchemaUnusable, Unresolvable, nesting_depth, validator_for
 from evoflux.tools import ToolSpec
 
 __all__ = [
@@ -95,19 +95,6 @@ def _drop_repeats(workflow: Workflow) -> Workflow:
     return work
 
 
-def _depth(value: Any, limit: int) -> int:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def _fmt_path(parts: Any) -> str:
     text = ""
     for part in parts:
@@ -138,7 +125,7 @@ def check_arguments(
     """Schema diagnostics for one node's arguments. Argument paths in `skip` hold references."""
     # depth first: it is measured without recursion, and serialising arguments nested deeper than the
     # interpreter's recursion limit would raise
-    if _depth(args, limits.max_arg_depth) > limits.max_arg_depth:
+    if nesting_depth(args, limits.max_arg_depth) > limits.max_arg_depth:
         return [_schema(node_id, f"arguments nest deeper than {limits.max_arg_depth}", "flatten them")]
     size = len(json.dumps(args, default=str).encode())
     if size > limits.max_arg_bytes:

@@ -1,0 +1,36 @@
+"""Helpers the server tests share: configs for the test servers, and process checks via /proc."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from evoflux.config import ServersConfig, parse_servers
+
+SERVERS = Path(__file__).parent / "servers"
+
+
+def toy(*args: str, **entry: Any) -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(SERVERS / "toy.py"), *args], **entry}
+
+
+def servers(**entries: dict[str, Any]) -> ServersConfig:
+    return parse_servers({"mcpServers": entries}, environ={})
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, waiting for a parent that may never reap it, counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def wait_until_dead(pids: list[int], seconds: float = 5.0) -> None:
+    with anyio.fail_after(seconds):
+        while any(alive(p) for p in pids):
+            await anyio.sleep(0.02)
