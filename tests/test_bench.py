@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
 from evoflux.bench.score import score_result
 from evoflux.bench.suite import BenchTask, SuiteError, load_tasks
 from evoflux.fitness import Coverage
+from evoflux.planners.planner import PlanResult
 from evoflux.planners.scripted import ScriptedPlanner
+from evoflux.tools import ToolSpec
 
 TOY = str(Path(__file__).parent / "servers" / "toy.py")
 
@@ -121,6 +125,45 @@ async def test_the_runner_scores_records_resumes_and_skips(tmp_path: Path) -> No
     assert summary["zero-shot"]["runs"] == 2 and summary["zero-shot"]["skipped"] == 2
     assert summary["evoflux"]["solved"] == {"mean": 1.0, "std": 0.0, "ci95": 0.0}
     assert summary["evoflux"]["execution_success_rate"] == 1.0
+
+
+class MeetingPlanner(ScriptedPlanner):
+    """Plans only once another run is planning at the same time (a barrier), so that a run that waits
+    for the other to finish first fails instead of passing."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        super().__init__([GOOD])
+        self.barrier = barrier
+
+    def plan(
+        self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
+    ) -> PlanResult:
+        self.barrier.wait()
+        return super().plan(task, tools, seed=seed, temperature=temperature)
+
+
+@pytest.mark.anyio
+async def test_jobs_run_concurrently_and_each_line_is_whole(tmp_path: Path) -> None:
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    sums = [task(numbers=[{"value": 5, "tol": 0}]).model_copy(update={"id": i}) for i in ("a", "b")]
+    barrier = threading.Barrier(2, timeout=60)
+    reported: list[dict[str, Any]] = []
+    settings = BenchSettings(methods=["zero-shot"], seeds=1, planner="scripted")
+    with anyio.fail_after(90):
+        rows = await run_bench(
+            sums,
+            tmp_path / "out",
+            lambda: MeetingPlanner(barrier),
+            settings,
+            servers=str(config),
+            progress=reported.append,
+            jobs=2,
+        )
+    lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["task_id"] for line in lines) == ["a", "b"]
+    assert sorted(r["task_id"] for r in reported) == ["a", "b"] and len(rows) == 2
+    assert all(r["solved"] and r["method"] == "zero-shot" and r["seed"] == 0 for r in rows)
 
 
 def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:

@@ -130,3 +130,27 @@ def test_run_plans_with_the_lite_model_and_prints_one_json_object(tmp_path: Path
             for d in result["diagnostics"]
         )
     assert store.is_file()
+
+
+def test_bench_runs_jobs_at_once_with_a_scripted_planner(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "s.json", {"toy": {"command": sys.executable, "args": [TOY]}})
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(
+        "".join(
+            json.dumps(
+                {"id": i, "task": "Add 2 and 3.", "servers": ["toy"], "checks": {"numbers": [{"value": 5}]}}
+            )
+            + "\n"
+            for i in ("a", "b")
+        )
+    )
+    script = tmp_path / "script.json"
+    plan = {"nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}]}
+    script.write_text(json.dumps({"plans": [plan]}))
+    common = ["bench", "--tasks", str(suite), "--out", str(tmp_path / "out"), "--servers", str(config)]
+    done = evoflux(*common, "--executor", "spark")
+    assert done.returncode == 2 and "use local or ray" in done.stderr
+    done = evoflux(*common, "--planner", f"scripted:{script}", "--methods", "zero-shot", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["task_id"] for r in rows) == ["a", "b"] and all(r["solved"] for r in rows)

@@ -1,15 +1,20 @@
-"""`load_model`: the model spec forms and their errors."""
+"""`load_model` and `PlannerFactory`: the spec forms and their errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from evoflux.errors import EvofluxError
 from evoflux.models import ModelError
 from evoflux.planners import LanguageModel, load_model
 from evoflux.planners.embedded import EmbeddedModel
 from evoflux.planners.openai_compat import OpenAIModel
+from evoflux.planners.planner import LMPlanner
+from evoflux.planners.scripted import ScriptedPlanner
+from evoflux.planners.spec import PlannerFactory
 
 
 def test_an_openai_spec_splits_model_and_url() -> None:
@@ -42,3 +47,38 @@ def test_an_unknown_spec_lists_the_accepted_forms() -> None:
         load_model("llama-3-8b")
     for form in ("default", "lite", "gguf:PATH", "openai:MODEL@BASE_URL"):
         assert form in str(error.value)
+
+
+def test_a_scripted_spec_plays_its_json_script_afresh_for_every_planner(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    plan = {"nodes": [{"id": "n1", "tool": "toy.echo", "args": {"text": "hi"}}]}
+    script.write_text(json.dumps({"plans": [plan, "not json"], "coverage": {"score": 0.5}}))
+    make = PlannerFactory(f"scripted:{script}")
+    first, second = make(), make()
+    assert isinstance(first, ScriptedPlanner) and first is not second
+    assert first.plan("t", []).workflow is not None and first.plan("t", []).workflow is None
+    assert second.plan("t", []).workflow is not None  # its own script, from the start
+    verdict = first.judge("t", "", "")
+    assert verdict is not None and verdict.score == 0.5
+    with pytest.raises(ModelError, match="test-double"):
+        load_model(f"scripted:{script}")
+
+
+def test_a_bad_script_is_rejected_with_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(EvofluxError, match=r"cannot use .* as a scripted planner"):
+        PlannerFactory(f"scripted:{tmp_path / 'missing.json'}")
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(EvofluxError, match="no plans and no react_steps"):
+        PlannerFactory(f"scripted:{empty}")
+    empty.write_text('{"plan": []}')
+    with pytest.raises(EvofluxError, match="plans"):
+        PlannerFactory(f"scripted:{empty}")
+
+
+def test_a_model_spec_makes_planners_over_one_model() -> None:
+    make = PlannerFactory("openai:m@http://127.0.0.1:9/v1")
+    first, second = make(), make()
+    assert isinstance(first, LMPlanner) and isinstance(second, LMPlanner)
+    assert first.model is second.model is make.model
+    make.close()

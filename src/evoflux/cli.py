@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from evoflux.bench.ray_executor import run_bench_ray
 from evoflux.bench.report import markdown_table, write_plots
-from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
+from evoflux.bench.runner import BenchSettings, pending, run_bench, summarize
 from evoflux.bench.suite import load_tasks
 from evoflux.budget import Budget
 from evoflux.catalog import open_catalog
@@ -28,7 +29,7 @@ from evoflux.judge import DimensionJudge
 from evoflux.methods import METHODS, MethodSettings, Observer, QuietObserver, run_method, visible_tools
 from evoflux.models import MODELS, ensure_model
 from evoflux.planners.planner import LMPlanner
-from evoflux.planners.spec import SPEC_FORMS, load_model
+from evoflux.planners.spec import SPEC_FORMS, PlannerFactory, load_model
 from evoflux.recording import RecordingObserver, config_secrets, default_store_path
 from evoflux.redaction import install_log_redaction, redact
 from evoflux.result import RunResult
@@ -247,8 +248,28 @@ def bench(
     seeds: Annotated[int, typer.Option(help="Seeds per task and method.")] = 1,
     budget: Annotated[str, typer.Option(help="Search budget for evoflux and self-repair.")] = "",
     limit: Annotated[int, typer.Option(help="Run only the first N tasks (0: all).")] = 0,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            help="Runs at once (local: in this process; ray: in flight). With the embedded model on a CPU "
+            "the model calls are serialized, so jobs mostly overlaps tool and server time."
+        ),
+    ] = 1,
+    executor: Annotated[
+        str, typer.Option(help="local (this process) or ray (a Ray task per run; needs 'evoflux[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local instance)."
+        ),
+    ] = None,
+    ray_cpus: Annotated[
+        float, typer.Option("--ray-cpus", help="CPUs Ray reserves for each run (ray executor).")
+    ] = 1.0,
 ) -> None:
     """Run methods on task suites with checkable outcomes; resumable (finished lines are kept)."""
+    make: PlannerFactory | None = None
     try:
         files = [f for item in tasks for f in item.split(",") if f]
         suite = load_tasks(files)[: limit or None]
@@ -256,6 +277,10 @@ def bench(
         unknown = [m for m in chosen if m not in METHODS]
         if unknown:
             raise EvofluxError(f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}")
+        if executor not in ("local", "ray"):
+            raise EvofluxError(f"unknown executor {executor!r}: use local or ray")
+        if jobs < 1:
+            raise EvofluxError(f"--jobs must be at least 1, not {jobs}")
         settings = BenchSettings(
             methods=chosen,
             seeds=seeds,
@@ -264,13 +289,14 @@ def bench(
         )
         config = load_servers(servers)
         install_log_redaction(config_secrets(config))
-        model = load_model(planner)
+        if executor == "local":  # Ray workers build their own from the spec
+            make = PlannerFactory(planner)
     except (EvofluxError, ValidationError) as e:
         _fail(e)
-    todo = len(suite) * len(chosen) * seeds - len(completed(out / "results.jsonl"))
+    todo = len(pending(suite, settings, out / "results.jsonl"))
     console = Console()
     with Progress(console=console) as bar:
-        job = bar.add_task("benchmark", total=max(0, todo))
+        job = bar.add_task("benchmark", total=todo)
 
         def advance(row: dict[str, Any]) -> None:
             mark = (
@@ -283,16 +309,28 @@ def bench(
             bar.console.print(f"{row['task_id']} {row['method']} seed {row['seed']}: {mark}", highlight=False)
             bar.advance(job)
 
-        try:
-            rows = anyio.run(
-                lambda: run_bench(
-                    suite, out, lambda: LMPlanner(model), settings, servers=config, progress=advance
+        async def main() -> list[dict[str, Any]]:
+            if make is None:
+                source = str(config.source.resolve()) if config.source else None
+                return await run_bench_ray(
+                    suite,
+                    out,
+                    settings,
+                    servers=source,
+                    progress=advance,
+                    jobs=jobs,
+                    address=ray_address,
+                    cpus_per_run=ray_cpus,
                 )
-            )
+            return await run_bench(suite, out, make, settings, servers=config, progress=advance, jobs=jobs)
+
+        try:
+            rows = anyio.run(main)
+        except EvofluxError as e:
+            _fail(e)
         finally:
-            close = getattr(model, "close", None)
-            if callable(close):
-                close()
+            if make is not None:
+                make.close()
     summary = summarize(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown_table(summary) + "\n")

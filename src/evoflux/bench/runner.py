@@ -5,6 +5,9 @@ writes files or memories sees none of another's), with a fresh planner from `mak
 `LMPlanner` over the one loaded model, so usage is counted per run). Lines already in `results.jsonl`
 are not run again: interrupt and rerun the same command to resume. A task whose servers cannot start is
 recorded as skipped with the reason, and counts neither as a success nor as a failure.
+
+`jobs` runs go at once (anyio tasks in this process; `ray_executor` spreads them over a Ray cluster
+instead). Lines are appended in the order runs finish, each whole in one write from the event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, Field
 
 from evoflux.bench.score import score_result
@@ -28,9 +32,22 @@ from evoflux.methods import MethodSettings, run_method
 from evoflux.planners.planner import Planner
 from evoflux.search import Judge
 
-__all__ = ["BenchSettings", "completed", "run_bench", "summarize"]
+__all__ = [
+    "BenchSettings",
+    "Run",
+    "append_row",
+    "completed",
+    "open_results",
+    "pending",
+    "read_rows",
+    "run_bench",
+    "run_one",
+    "summarize",
+]
 
 Progress = Callable[[dict[str, Any]], None]
+Run = tuple[BenchTask, str, int]
+"""One (task, method, seed) to run."""
 
 
 class BenchSettings(BaseModel):
@@ -43,20 +60,63 @@ class BenchSettings(BaseModel):
     connect_timeout_s: float = 120.0
 
 
-def completed(results: Path) -> set[tuple[str, str, int]]:
-    """(task id, method, seed) of every line already written."""
-    done: set[tuple[str, str, int]] = set()
+def read_rows(results: Path) -> list[dict[str, Any]]:
+    """Every whole row of `results` (none when it does not exist yet)."""
+    rows: list[dict[str, Any]] = []
     if results.is_file():
         for line in results.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
-                done.add((row["task_id"], row["method"], int(row["seed"])))
-            except (ValueError, KeyError, TypeError):
+            except ValueError:
                 continue  # a line cut by an interrupt is run again
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def completed(results: Path) -> set[tuple[str, str, int]]:
+    """(task id, method, seed) of every line already written."""
+    done: set[tuple[str, str, int]] = set()
+    for row in read_rows(results):
+        try:
+            done.add((row["task_id"], row["method"], int(row["seed"])))
+        except (ValueError, KeyError, TypeError):
+            continue
     return done
 
 
-async def _run_one(
+def pending(tasks: Sequence[BenchTask], settings: BenchSettings, results: Path) -> list[Run]:
+    """The runs `results` does not hold yet, task by task, then method, then seed."""
+    done = completed(results)
+    return [
+        (task, method, seed)
+        for task in tasks
+        for method in settings.methods
+        for seed in range(settings.seeds)
+        if (task.id, method, seed) not in done
+    ]
+
+
+def open_results(out: Path) -> Path:
+    """`out/results.jsonl`, with `out` made and a last line cut by an interrupt ended, so that the next
+    append starts a line of its own."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    if results.is_file() and results.stat().st_size:
+        with results.open("rb+") as f:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+    return results
+
+
+def append_row(results: Path, row: dict[str, Any]) -> None:
+    """Append one whole line. No await inside, so concurrent runs on one event loop never interleave."""
+    with results.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+async def run_one(
     task: BenchTask,
     method: str,
     seed: int,
@@ -65,6 +125,8 @@ async def _run_one(
     settings: BenchSettings,
     judge: Judge | None,
 ) -> dict[str, Any]:
+    """One (task, method, seed) in a fresh workspace against fresh server processes: its scored row, or a
+    skipped row with the reason when its servers cannot start or the run fails with an `EvofluxError`."""
     base: dict[str, Any] = {"task_id": task.id, "method": method, "seed": seed, "planner": settings.planner}
     with tempfile.TemporaryDirectory(prefix="evoflux-bench-") as workspace:
         try:
@@ -101,22 +163,26 @@ async def run_bench(
     servers: ServersConfig | str | None = None,
     judge: Judge | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> list[dict[str, Any]]:
-    """Run what `out/results.jsonl` does not hold yet; return every row of it afterwards."""
-    out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.jsonl"
-    done = completed(results)
-    for task in tasks:
-        for method in settings.methods:
-            for seed in range(settings.seeds):
-                if (task.id, method, seed) in done:
-                    continue
-                row = await _run_one(task, method, seed, servers, make_planner, settings, judge)
-                with results.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                if progress is not None:
-                    progress(row)
-    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Run what `out/results.jsonl` does not hold yet, `jobs` runs at a time; return every row of it
+    afterwards. `progress` is called with each row once it is written."""
+    if jobs < 1:
+        raise EvofluxError(f"jobs must be at least 1, not {jobs}")
+    results = open_results(out)
+    limiter = anyio.CapacityLimiter(jobs)
+
+    async def one(task: BenchTask, method: str, seed: int) -> None:
+        async with limiter:  # first come, first served: with jobs=1 the runs go in order
+            row = await run_one(task, method, seed, servers, make_planner, settings, judge)
+        append_row(results, row)
+        if progress is not None:
+            progress(row)
+
+    async with anyio.create_task_group() as group:
+        for task, method, seed in pending(tasks, settings, results):
+            group.start_soon(one, task, method, seed)
+    return read_rows(results)
 
 
 def _mean_ci(values: list[float]) -> dict[str, float]:

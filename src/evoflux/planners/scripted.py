@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from evoflux.diagnostics import Diagnostic
+from evoflux.errors import EvofluxError
 from evoflux.fitness import Coverage
 from evoflux.graph import Workflow
 from evoflux.parse import extract_json, parse_workflow
@@ -20,10 +24,49 @@ from evoflux.planners.lm import Completion, Usage
 from evoflux.planners.planner import PlanResult, ReactTurn
 from evoflux.tools import ToolSpec
 
-__all__ = ["ScriptedPlanner"]
+__all__ = ["Script", "ScriptedPlanner"]
 
 Plan = Workflow | dict[str, Any] | str
 ReactReply = dict[str, Any] | str | Completion
+
+
+class Script(BaseModel):
+    """Canned replies in a JSON file, for the `scripted:PATH` planner spec (a test double that a separate
+    process, e.g. a Ray worker, can rebuild from the path alone). Fields as in `ScriptedPlanner`;
+    `coverage`, when given, is every `judge` verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plans: list[dict[str, Any] | str] = []
+    repairs: list[dict[str, Any] | str] = []
+    redesigns: list[dict[str, Any] | str] = []
+    react_steps: list[dict[str, Any] | str] = []
+    coverage: Coverage | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Script:
+        """Read and check a script file; `EvofluxError` says what is wrong with it."""
+        try:
+            script = cls.model_validate_json(Path(path).read_bytes())
+        except (OSError, ValidationError) as e:
+            raise EvofluxError(
+                f"cannot use {path} as a scripted planner ({e}): give a JSON object with some of "
+                '"plans", "repairs", "redesigns", "react_steps" (lists of replies) and "coverage"'
+            ) from e
+        if not script.plans and not script.react_steps:
+            raise EvofluxError(f"scripted planner {path} has no plans and no react_steps: add at least one")
+        return script
+
+    def planner(self) -> ScriptedPlanner:
+        """A fresh `ScriptedPlanner` playing this script from its first reply."""
+        verdict = self.coverage
+        return ScriptedPlanner(
+            self.plans,
+            repairs=self.repairs,
+            redesigns=self.redesigns,
+            react_steps=self.react_steps,
+            judge_fn=(lambda task, evidence, answer: verdict) if verdict is not None else None,
+        )
 
 
 class ScriptedPlanner:

@@ -1,4 +1,5 @@
-"""`load_model`: a `LanguageModel` from a one-line spec, as the CLI and the config name it."""
+"""`load_model`: a `LanguageModel` from a one-line spec, as the CLI and the config name it;
+`PlannerFactory`: fresh planners from a spec, for runs that each need their own (the benchmark)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 
 from evoflux.models import MODELS, ModelError, Progress, resolve_model_path
 from evoflux.planners.lm import LanguageModel
+from evoflux.planners.planner import LMPlanner, Planner
+from evoflux.planners.scripted import Script
 
-__all__ = ["SPEC_FORMS", "load_model"]
+__all__ = ["SPEC_FORMS", "PlannerFactory", "load_model"]
 
 SPEC_FORMS = (
     "default (Qwen2.5-Coder-1.5B-Instruct, embedded)",
@@ -16,7 +19,9 @@ SPEC_FORMS = (
     "gguf:PATH (a local GGUF file, embedded)",
     "openai:MODEL@BASE_URL (an OpenAI-compatible server, e.g. openai:qwen2.5:1.5b@http://localhost:11434/v1;"
     " without @BASE_URL, $OPENAI_BASE_URL)",
+    "scripted:PATH (a test double for `evoflux bench`, not a model: canned replies from a JSON file)",
 )
+SCRIPTED = "scripted:"
 _OPENAI = re.compile(r"^openai:(?P<model>.+?)(?:@(?P<url>https?://\S+))?$")
 
 
@@ -27,6 +32,8 @@ def load_model(spec: str, *, progress: Progress | None = None, n_ctx: int = 8192
         from evoflux.planners.embedded import EmbeddedModel
 
         return EmbeddedModel(resolve_model_path(spec, progress=progress), name=spec, n_ctx=n_ctx)
+    if spec.startswith(SCRIPTED):
+        raise ModelError(f"{spec!r} names a scripted test-double planner, not a language model")
     match = _OPENAI.match(spec)
     if match:
         from evoflux.planners.openai_compat import OpenAIModel
@@ -37,3 +44,32 @@ def load_model(spec: str, *, progress: Progress | None = None, n_ctx: int = 8192
         return OpenAIModel(match["model"], url)
     forms = "\n  ".join(SPEC_FORMS)
     raise ModelError(f"unknown model spec {spec!r}; the accepted forms are:\n  {forms}")
+
+
+class PlannerFactory:
+    """Fresh planners from a spec, one per call, all over one model that loads once; `close()` frees it.
+
+    A fresh planner per run counts usage per run. `scripted:PATH` is the test double: every call plays the
+    JSON script at PATH (`Script`) from its start, so a process that has only the spec string (a Ray
+    worker) can rebuild the same planner. A bad spec or script raises here, before any run.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec.strip()
+        self.model: LanguageModel | None = None
+        self._script: Script | None = None
+        if self.spec.startswith(SCRIPTED):
+            self._script = Script.load(os.path.expanduser(self.spec.removeprefix(SCRIPTED)))
+        else:
+            self.model = load_model(self.spec)
+
+    def __call__(self) -> Planner:
+        if self._script is not None:
+            return self._script.planner()
+        assert self.model is not None
+        return LMPlanner(self.model)
+
+    def close(self) -> None:
+        close = getattr(self.model, "close", None)
+        if callable(close):
+            close()

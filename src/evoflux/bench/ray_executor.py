@@ -1,0 +1,122 @@
+"""The Ray executor of the benchmark: each (task, method, seed) run is a Ray task, so that a cluster
+spreads a large benchmark over its machines.
+
+Workers rebuild what a run needs from plain data: the planner from its spec (`settings.planner`; one
+`PlannerFactory` per worker process, so a model loads once per worker, not once per run), the servers
+from the servers config path, and a fresh workspace per run (`run_one`). The driver keeps at most `jobs`
+runs in flight, writes each row to `results.jsonl` as it arrives and reports it, so resuming works as with
+the local executor. Every node needs evoflux installed (and `evoflux setup` run, for the embedded models
+and the example servers), and the paths in the run (servers config, `gguf:PATH`, `scripted:PATH`) must
+be valid on every node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cache, partial
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from evoflux.bench.runner import (
+    BenchSettings,
+    Progress,
+    Run,
+    append_row,
+    open_results,
+    pending,
+    read_rows,
+    run_one,
+)
+from evoflux.bench.suite import BenchTask
+from evoflux.errors import EvofluxError
+from evoflux.planners.spec import PlannerFactory
+
+__all__ = ["run_bench_ray"]
+
+
+def import_ray() -> Any:
+    """The `ray` module, or an `EvofluxError` saying how to install it."""
+    try:
+        import ray
+    except ImportError as e:
+        raise EvofluxError(
+            f"the ray executor needs Ray ({e}): pip install 'evoflux[ray]', or use --executor local"
+        ) from e
+    return ray
+
+
+@cache
+def _factory(spec: str) -> PlannerFactory:
+    return PlannerFactory(spec)  # kept for the worker process's lifetime
+
+
+def _run_remote(
+    task: BenchTask, method: str, seed: int, servers: str | None, settings: BenchSettings
+) -> dict[str, Any]:
+    """What a Ray worker runs: one run, with its own planner, servers and event loop."""
+    make = _factory(settings.planner)
+    return anyio.run(run_one, task, method, seed, servers, make, settings, None)
+
+
+async def run_bench_ray(
+    tasks: Sequence[BenchTask],
+    out: Path,
+    settings: BenchSettings,
+    *,
+    servers: str | None = None,
+    progress: Progress | None = None,
+    jobs: int = 1,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+) -> list[dict[str, Any]]:
+    """`run_bench` over Ray: at most `jobs` runs in flight, each asking Ray for `cpus_per_run` CPUs.
+
+    Uses the Ray instance this process is connected to; otherwise connects to `address` (or
+    `$RAY_ADDRESS`), or starts a local instance, and disconnects at the end. `servers` is the path of the
+    servers config (None: the example config). A run that fails in Ray (not in evoflux, which records a
+    skipped row) stops the benchmark with an `EvofluxError`; the rows written so far are kept.
+    """
+    if jobs < 1:
+        raise EvofluxError(f"jobs must be at least 1, not {jobs}")
+    ray = import_ray()
+    results = open_results(out)
+    runs = pending(tasks, settings, results)
+    if not runs:
+        return read_rows(results)
+    todo = iter(runs)
+    connected = ray.is_initialized()
+    if not connected:
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None)
+    remote = ray.remote(_run_remote).options(num_cpus=cpus_per_run)
+    flying: dict[Any, Run] = {}
+    try:
+        while True:
+            for task, method, seed in islice(todo, jobs - len(flying)):
+                flying[remote.remote(task, method, seed, servers, settings)] = (task, method, seed)
+            if not flying:
+                break
+            wait = partial(ray.wait, list(flying), num_returns=1, timeout=1.0)
+            ready, _ = await anyio.to_thread.run_sync(wait, abandon_on_cancel=True)
+            for ref in ready:
+                task, method, seed = flying.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    cause = getattr(e, "cause", None)
+                    detail = cause if isinstance(cause, EvofluxError) else e
+                    raise EvofluxError(
+                        f"Ray run of task {task.id}, method {method}, seed {seed} failed: {detail}"
+                    ) from e
+                append_row(results, row)
+                if progress is not None:
+                    progress(row)
+    finally:
+        for ref in flying:
+            ray.cancel(ref)
+        if not connected:
+            ray.shutdown()
+    return read_rows(results)

@@ -1,0 +1,88 @@
+"""The Ray executor on a local Ray instance: workers build a `scripted:PATH` planner (the test double) from
+its spec and start the real toy server themselves; the driver writes the lines and resumes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import ray
+
+from evoflux.bench.ray_executor import import_ray, run_bench_ray
+from evoflux.bench.runner import BenchSettings, completed
+from evoflux.bench.suite import BenchTask
+from evoflux.errors import EvofluxError
+
+TOY = str(Path(__file__).parent / "servers" / "toy.py")
+GOOD = {
+    "nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}],
+    "answer": {"uses": ["n1"], "template": "The sum is {{n1.sum}}."},
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_ray_workers_run_score_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"plans": [GOOD], "coverage": {"score": 1.0}}))
+    tasks = [
+        BenchTask.model_validate(
+            {"id": "sum", "task": "Add 2 and 3.", "servers": ["toy"], "checks": {"numbers": [{"value": 5}]}}
+        ),
+        BenchTask(id="lost", task="Use a server nobody configured.", servers=["nowhere"]),
+    ]
+    settings = BenchSettings(methods=["zero-shot", "evoflux"], seeds=1, planner=f"scripted:{script}")
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    reported: list[dict[str, Any]] = []
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with anyio.fail_after(60):
+            rows = await run_bench_ray(
+                tasks, out, settings, servers=str(config), progress=reported.append, jobs=2
+            )
+        lines = [json.loads(line) for line in results.read_text().splitlines()]
+        assert len(lines) == len(rows) == len(reported) == 4
+        ran = {(r["task_id"], r["method"], r["seed"]): r for r in lines}
+        for method in settings.methods:
+            assert ran["sum", method, 0]["solved"] and ran["sum", method, 0]["feasible"]
+            assert ran["sum", method, 0]["planner"] == settings.planner
+            lost = ran["lost", method, 0]
+            assert lost["skipped"] and not lost["solved"] and "nowhere" in lost["reason"]
+
+        # an interrupted run: one line lost, the last one cut in half
+        kept = results.read_text().splitlines()[:2]
+        results.write_text(kept[0] + "\n" + kept[1][:20])
+        reported.clear()
+        with anyio.fail_after(60):
+            rows = await run_bench_ray(tasks, out, settings, servers=str(config), progress=reported.append)
+        assert len(reported) == 3 and len(rows) == 4  # the cut line and the lost one ran again
+        assert completed(results) == set(ran)
+        reported.clear()
+        with anyio.fail_after(30):
+            await run_bench_ray(tasks, out, settings, servers=str(config), progress=reported.append)
+        assert reported == []  # nothing left to run
+
+        broken = settings.model_copy(update={"planner": f"scripted:{tmp_path / 'missing.json'}"})
+        with anyio.fail_after(30), pytest.raises(EvofluxError, match=r"task sum.*cannot use .*missing.json"):
+            await run_bench_ray(tasks, tmp_path / "broken", broken, servers=str(config), jobs=2)
+        assert completed(tmp_path / "broken" / "results.jsonl") == set()
+    finally:
+        ray.shutdown()
+
+
+def test_without_ray_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(EvofluxError, match=r"evoflux\[ray\]"):
+        import_ray()
