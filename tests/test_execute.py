@@ -378,3 +378,24 @@ def test_a_batch_whose_every_item_failed_is_a_failure() -> None:
     assert "every item failed" in (tool_failure(ToolResult(text=failed)) or "")
     mixed = '{"batch_results": [{"success": false, "error": "x"}, {"success": true, "value": 3}]}'
     assert tool_failure(ToolResult(text=mixed)) is None
+
+
+def test_a_written_answer_with_a_number_no_tool_returned_falls_back_to_the_template() -> None:
+    class Writer:
+        def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+            return "77.0 F, and twice that is 154.0 F."  # 154 was computed by the writer, not a tool
+
+    workflow = wf(("n1", "t.convert", {"value": 25}), template="25 C is {{n1.value}} F")
+    trace = Trace(
+        runs={
+            "n1": NodeRun(
+                node="n1", tool="t.convert", status="ok", arguments={"value": 25}, output={"value": 77.0}
+            )
+        }
+    )
+    compose_answer("Convert 25 C to F and double it", workflow, trace, Writer())
+    assert trace.answer == "25 C is 77.0 F"
+    from evoflux.fitness import ungrounded_numbers
+
+    assert ungrounded_numbers("77.0 F, twice is 154.0", {"n1": {"value": 77.0}}) == ["154.0"]
+    assert ungrounded_numbers("about 77 F from 25 C", {"n1": {"value": 77.0}}, "25 C") == []

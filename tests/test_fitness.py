@@ -256,3 +256,26 @@ def test_intent_feedback_names_unused_task_numbers_and_invented_ones() -> None:
         (Stage.ANSWER, None, "the task's number 2 is not used by any step"),
         (Stage.ANSWER, "n2", "n2 uses 50, a number the task does not give"),
     ]
+
+
+def test_a_number_a_call_only_repeats_from_its_arguments_is_no_evidence() -> None:
+    from evoflux.fitness import computed_numbers, verified_coverage
+
+    evidence = "\n".join(
+        [
+            'n1 = u.convert_pressure({"value": 32, "from_unit": "psi"}) returned: {"original_value": 32.0,'
+            ' "converted_value": 220.63}',
+            'n2 = u.convert_force({"value": 0.9, "from_unit": "kips", "to_unit": "kips"}) returned: '
+            '{"original_value": 0.9, "converted_value": 0.9}',
+        ]
+    )
+    assert computed_numbers(evidence) == {220.63}
+    task = "Convert 32 psi to kilopascals, then compute 90% of that value."
+    verdict = verified_coverage([("32 psi in kPa", "220.63"), ("90% of it", "0.9")], evidence, task)
+    assert verdict.missing == ["90% of it"] and verdict.score == 0.5
+
+
+def test_the_node_id_is_not_an_argument_number() -> None:
+    from evoflux.fitness import computed_numbers
+
+    assert computed_numbers('n1 = m.sin({"expression": "sin(pi/2)"}) returned: 1.0') == {1.0}

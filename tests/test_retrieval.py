@@ -140,3 +140,19 @@ def test_a_unit_named_only_in_a_short_enum_finds_its_tool() -> None:
     ]
     ranked = rank_tools("Convert 100 degrees Fahrenheit to Celsius", tools, 3)
     assert ranked[0].name == "u.convert_temperature"
+
+
+def test_spread_by_server_keeps_the_best_tool_of_a_second_server() -> None:
+    from evoflux.retrieval import spread_by_server
+    from evoflux.tools import ToolSpec
+
+    converters = [ToolSpec(name=f"units.convert_{i}", server="units", tool=f"convert_{i}") for i in range(8)]
+    calculator = ToolSpec(name="calc.calculate", server="calc", tool="calculate")
+    picked = spread_by_server([*converters, calculator], 4)
+    assert [t.name for t in picked] == [
+        "units.convert_0",
+        "calc.calculate",
+        "units.convert_1",
+        "units.convert_2",
+    ]
+    assert spread_by_server([*converters, calculator], 1) == [converters[0]]

@@ -3,7 +3,9 @@
 The workflow's answer step names the nodes whose outputs answer the task (`uses`; the graph's sinks when
 it names none) and may carry a template with `{{n1.path}}` placeholders. The template is filled from
 executed outputs; a writer (the planner model) may then phrase the answer from that evidence. Without a
-writer, the filled template -- or a plain rendering of the evidence -- is the answer.
+writer, the filled template -- or a plain rendering of the evidence -- is the answer. A written answer
+that states a number no tool returned and the task does not give (the writer did arithmetic the workflow
+did not, or guessed) is dropped for the filled template: the answer holds only executed evidence.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from typing import Any, Protocol
 
 from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.fitness import ungrounded_numbers
 from evoflux.graph import RefError, Workflow, interpolate
 from evoflux.trace import Trace
 
@@ -93,5 +96,7 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
             )
             return
     written = writer.write_answer(task, evidence, draft) if writer is not None else None
+    if written and ungrounded_numbers(written, trace.outputs, task):
+        written = None  # the writer stated numbers no tool returned: keep to what the tools said
     trace.answer = (written or draft or evidence).strip()
     trace.answer_evidence = sources

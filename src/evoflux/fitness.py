@@ -50,10 +50,12 @@ __all__ = [
     "Coverage",
     "Fitness",
     "compute_fitness",
+    "computed_numbers",
     "effective_coverage",
     "grounding",
     "intent_feedback",
     "invented_quantities",
+    "ungrounded_numbers",
     "verified_coverage",
 ]
 
@@ -205,7 +207,7 @@ def compute_fitness(
     )
 
 
-_CALL_PREFIX = re.compile(r"(?m)^[A-Za-z_][\w\-]* = \S+?\(.*?\) returned: ")
+_CALL_PREFIX = re.compile(r"(?m)^[A-Za-z_][\w\-]* = \S+?\((?P<args>.*?)\) returned: ")
 
 
 def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "") -> Coverage:
@@ -214,12 +216,14 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     precision; the `nX = tool(args)` call prefixes of `evidence` are not evidence), and is not merely
     an echo of the task (a value every number or word of which the task already holds), and is not a
     value already credited to another part.
+    A number counts only when a call computed it: a number a call merely repeats from its own arguments
+    (a conversion from a unit to itself, an echo of the input) is not evidence that any part was done.
     A judge that claims a value the tools never returned gains nothing."""
     returned = _CALL_PREFIX.sub(" ", evidence)
     have_text = " ".join(returned.lower().split())
-    have_numbers = {float(n) for n in number_tokens(returned)}
+    have_numbers = computed_numbers(evidence)
     task_text = " ".join(task.lower().split())
-    task_numbers_ = {float(n) for n in number_tokens(task)}
+    task_numbers_ = {float(n) for n in number_tokens(task)} | {float(n) / 100 for n in number_tokens(task)}
     missing: list[str] = []
     credited: set[str] = set()
     for part, value in parts:
@@ -235,6 +239,17 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
             credited.add(quoted)
     score = (len(parts) - len(missing)) / len(parts) if parts else 0.0
     return Coverage(score=score, missing=missing)
+
+
+def computed_numbers(evidence: str) -> set[float]:
+    """The numbers the calls of an evidence text returned that are not among their own arguments."""
+    out: set[float] = set()
+    for line in evidence.splitlines():
+        call = _CALL_PREFIX.match(line)
+        given = {float(n) for n in number_tokens(call.group("args"))} if call else set()
+        returned = line[call.end() :] if call else line
+        out |= {float(n) for n in number_tokens(returned)} - given
+    return out
 
 
 def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str) -> float:
@@ -330,6 +345,14 @@ def grounding(answer: str | None, outputs: dict[str, Any], task: str = "") -> fl
     found = sum(_number_found(n, have_numbers) for n in numbers) + len(salient & have_words)
     total = len(numbers) + len(salient)
     return found / total if total else 0.0
+
+
+def ungrounded_numbers(answer: str, outputs: dict[str, Any], task: str = "") -> list[str]:
+    """The numbers an answer states that no executed output holds (at the answer's precision) and the
+    task does not give: values the writer computed or made up instead of taking them from a tool."""
+    text = json.dumps(outputs, ensure_ascii=False, default=str)[:200_000]
+    have = {float(n) for n in number_tokens(text)} | {float(n) for n in number_tokens(task)}
+    return [n for n in dict.fromkeys(number_tokens(answer)) if not _number_found(n, have)]
 
 
 def _number_found(written: str, have: set[float]) -> bool:

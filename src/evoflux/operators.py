@@ -64,7 +64,7 @@ from evoflux.repairs import (
     snap_enum,
 )
 from evoflux.restructure import break_cycle, delete_node, insert_producer, reorder_nodes, swap_tool
-from evoflux.retrieval import rank_tools
+from evoflux.retrieval import rank_tools, spread_by_server
 from evoflux.tools import ToolSpec
 
 __all__ = [
@@ -321,7 +321,8 @@ def append_context(workflow: Workflow, ctx: EditContext, *, max_tools: int = 6) 
         lines.append(f"- {node.id} = {node.tool}({args}); outputs: {', '.join(paths)}")
     missing = missing_parts(ctx)
     lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
-    related = rank_tools(" ".join([ctx.task, *missing]), list(ctx.catalog.values()), max_tools)
+    catalog = list(ctx.catalog.values())
+    related = spread_by_server(rank_tools(" ".join([ctx.task, *missing]), catalog, len(catalog)), max_tools)
     lines += ["", "Tools that may provide it:", *(f"- {_signature(s)}" for s in related)]
     new_id = fresh_id(workflow, avoid=ctx.traced_ids())
     lines += [

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 
 from evoflux.tools import ToolSpec
 
-__all__ = ["ToolIndex", "rank_tools", "tokenize", "tool_document"]
+__all__ = ["ToolIndex", "rank_tools", "spread_by_server", "tokenize", "tool_document"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z]+|[0-9]+")
@@ -184,3 +184,17 @@ class ToolIndex:
 def rank_tools(task: str, tools: Sequence[ToolSpec], k: int) -> list[ToolSpec]:
     """The `k` tools most relevant to the task by BM25, best first; deterministic."""
     return ToolIndex(tools).rank(task, k)
+
+
+def spread_by_server(ranked: Sequence[ToolSpec], k: int) -> list[ToolSpec]:
+    """`k` tools from a ranked list, the best tool of each of the first `k // 2` servers first, then the
+    rest in rank order: one server's many near-identical tools (ten converters) must not crowd out the
+    one tool of another server that does the part still missing (arithmetic, storage)."""
+    firsts: dict[str, ToolSpec] = {}
+    for spec in ranked:
+        if len(firsts) >= max(1, k // 2):
+            break
+        firsts.setdefault(spec.server, spec)
+    chosen = list(firsts.values())
+    chosen += [spec for spec in ranked if spec not in chosen]
+    return chosen[: max(k, 0)]
