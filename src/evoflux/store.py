@@ -12,7 +12,7 @@ Tables:
   ``finished_at``, ``feasible``, ``result`` (`RunResult.to_json()`), ``stopped_because``, ``lm_calls``,
   ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``, ``tool_calls``, ``wall_s``.
 * ``candidates`` -- one per candidate evaluated, unique per (``run_id``, ``id``): ``seq`` (insertion
-  order), ``workflow`` (canonical JSON), ``fitness`` (JSON), ``fitness_value``, ``generation``,
+  order), ``workflow`` (JSON, with the planner's step notes), ``fitness`` (JSON), ``fitness_value``, ``generation``,
   ``origin``, ``parent``, ``edits`` (JSON), ``summary``, ``diagnostics`` (JSON), ``stage`` (earliest
   failing stage, NULL when none), ``coverage`` (JSON or NULL), ``feasible``, ``tool_calls``,
   ``outputs`` (JSON text cut to 16 KiB; ``outputs_truncated`` says when), ``created_at``.
@@ -76,9 +76,9 @@ _USAGE = ("lm_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "to
 
 
 def plan_json(workflow: Workflow) -> str:
-    """The compact plan a planner should write: nodes (id, tool, args) and the answer step."""
+    """The compact plan a planner should write: nodes (id, why, tool, args) and the answer step."""
     data = {
-        "nodes": [{"id": n.id, "tool": n.tool, "args": n.args} for n in workflow.nodes],
+        "nodes": [{"id": n.id, "why": n.why, "tool": n.tool, "args": n.args} for n in workflow.nodes],
         "answer": {"uses": list(workflow.answer.uses), "template": workflow.answer.template},
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -213,7 +213,7 @@ class RunStore:
             "parent": self._opt(c.parent),
             "summary": self._text(c.summary),
         }
-        row |= {"workflow": self._json(json.loads(c.workflow.canonical())), "edits": self._json(c.edits)}
+        row |= {"workflow": self._json(c.workflow.model_dump(mode="json")), "edits": self._json(c.edits)}
         row |= {"fitness": self._json(c.fitness.model_dump(mode="json")), "fitness_value": c.fitness.value}
         row |= {"diagnostics": self._json([d.model_dump(mode="json") for d in diagnostics])}
         row |= {"stage": None if stage is None else stage.label, "feasible": int(feasible)}

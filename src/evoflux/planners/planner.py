@@ -145,10 +145,13 @@ def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[s
         "type": "object",
         "properties": {
             "id": {"type": "string", "pattern": "^n[0-9]{1,2}$"},
+            # what the step does, in words, written before the tool is chosen: a small model that has
+            # just written "compute 90% of n1" picks a tool that computes, not another converter
+            "why": {"type": "string", "maxLength": 160},
             "tool": {"enum": list(tool_names)},
             "args": {"type": "object"},
         },
-        "required": ["id", "tool", "args"],
+        "required": ["id", "why", "tool", "args"],
         "additionalProperties": False,
     }
     answer = {
@@ -242,7 +245,7 @@ class LMPlanner:
     """The planner backed by a real language model (embedded llama.cpp or an OpenAI-compatible endpoint)."""
 
     def __init__(
-        self, model: LanguageModel, *, max_plan_tokens: int = 700, max_answer_tokens: int = 200
+        self, model: LanguageModel, *, max_plan_tokens: int = 900, max_answer_tokens: int = 200
     ) -> None:
         self.model = model
         self.max_plan_tokens = max_plan_tokens
