@@ -12,10 +12,10 @@ Tables:
   ``finished_at``, ``feasible``, ``result`` (`RunResult.to_json()`), ``stopped_because``, ``lm_calls``,
   ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``, ``tool_calls``, ``wall_s``.
 * ``candidates`` -- one per candidate evaluated, unique per (``run_id``, ``id``): ``seq`` (insertion
-  order), ``workflow`` (JSON, with the planner's step notes), ``fitness`` (JSON), ``fitness_value``, ``generation``,
-  ``origin``, ``parent``, ``edits`` (JSON), ``summary``, ``diagnostics`` (JSON), ``stage`` (earliest
-  failing stage, NULL when none), ``coverage`` (JSON or NULL), ``feasible``, ``tool_calls``,
-  ``outputs`` (JSON text cut to 16 KiB; ``outputs_truncated`` says when), ``created_at``.
+  order), ``workflow`` (JSON, with the planner's step notes), ``fitness`` (JSON), ``fitness_value``,
+  ``generation``, ``origin``, ``parent``, ``edits`` (JSON), ``summary``, ``diagnostics`` (JSON),
+  ``stage`` (earliest failing stage, NULL when none), ``coverage`` (JSON or NULL), ``feasible``,
+  ``tool_calls``, ``outputs`` (JSON text cut to 16 KiB; ``outputs_truncated`` says when), ``created_at``.
 * ``edits`` -- one per edit made: ``run_id``, ``generation``, ``parent``, ``child``, ``operators``
   (JSON), ``mode`` (seed, explore, exploit, redesign), ``created_at``.
 
