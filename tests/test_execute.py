@@ -395,6 +395,10 @@ def test_a_written_answer_with_a_number_no_tool_returned_falls_back_to_the_templ
     )
     compose_answer("Convert 25 C to F and double it", workflow, trace, Writer())
     assert trace.answer == "25 C is 77.0 F"
+    guessed = wf(("n1", "t.convert", {"value": 25}), template="25 C is {{n1.value}} F, doubled 154 F")
+    trace.answer = None
+    compose_answer("Convert 25 C to F and double it", guessed, trace, Writer())
+    assert trace.answer == 'n1 = t.convert({"value": 25}) returned: {"value": 77.0}'
     from evoflux.fitness import ungrounded_numbers
 
     assert ungrounded_numbers("77.0 F, twice is 154.0", {"n1": {"value": 77.0}}) == ["154.0"]

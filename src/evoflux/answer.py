@@ -4,8 +4,8 @@ The workflow's answer step names the nodes whose outputs answer the task (`uses`
 it names none) and may carry a template with `{{n1.path}}` placeholders. The template is filled from
 executed outputs; a writer (the planner model) may then phrase the answer from that evidence. Without a
 writer, the filled template -- or a plain rendering of the evidence -- is the answer. A written answer
-that states a number no tool returned and the task does not give (the writer did arithmetic the workflow
-did not, or guessed) is dropped for the filled template: the answer holds only executed evidence.
+(or a filled template) that states a number no tool returned and the task does not give (arithmetic the
+workflow did not do, or a guess) is dropped for the next of: filled template, evidence.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
             )
             return
     written = writer.write_answer(task, evidence, draft) if writer is not None else None
-    if written and ungrounded_numbers(written, trace.outputs, task):
-        written = None  # the writer stated numbers no tool returned: keep to what the tools said
-    trace.answer = (written or draft or evidence).strip()
+    # a number no tool returned (the writer or the template did arithmetic the workflow did not, or
+    # guessed) disqualifies that text: the answer keeps to what the tools said
+    grounded = [t for t in (written, draft) if t and not ungrounded_numbers(t, trace.outputs, task)]
+    trace.answer = (grounded[0] if grounded else evidence).strip()
     trace.answer_evidence = sources
