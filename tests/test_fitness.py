@@ -189,9 +189,11 @@ def test_verified_coverage_ignores_values_found_only_in_arguments_or_the_task() 
     )
     task = "How many kilobytes are in 3.5 megabytes?"
     verdict = verified_coverage(
-        [("KB in 3.5 MB", "megabytes"), ("again", "3.5"), ("err", "missing field")], evidence, task
+        [("KB in 3.5 MB", "megabytes"), ("3.5 MB again", "3.5"), ("kilobytes err", "missing field")],
+        evidence,
+        task,
     )
-    assert verdict.missing == ["KB in 3.5 MB", "again"] and verdict.score == pytest.approx(1 / 3)
+    assert verdict.missing == ["KB in 3.5 MB", "3.5 MB again"] and verdict.score == pytest.approx(1 / 3)
 
 
 def test_one_quoted_value_answers_only_one_part() -> None:
@@ -279,3 +281,14 @@ def test_the_node_id_is_not_an_argument_number() -> None:
     from evoflux.fitness import computed_numbers
 
     assert computed_numbers('n1 = m.sin({"expression": "sin(pi/2)"}) returned: 1.0') == {1.0}
+
+
+def test_a_part_the_task_never_mentions_is_left_out() -> None:
+    from evoflux.fitness import verified_coverage
+
+    evidence = 'n1 = u.convert({"value": 32}) returned: {"converted_value": 220.63}'
+    task = "Convert 32 psi to kilopascals, then compute 90% of that value."
+    verdict = verified_coverage(
+        [("32 psi in kilopascals", "220.63"), ("population of Oslo", "")], evidence, task
+    )
+    assert verdict.score == 1.0 and verdict.missing == []

@@ -4,7 +4,7 @@ under a seeded random.Random."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hypothesis import given, settings
@@ -442,9 +442,11 @@ class ScriptedRewrite:
     def __init__(self, *replies: Mapping[str, Any] | None) -> None:
         self.replies = list(replies)
         self.contexts: list[str] = []
+        self.tools: list[list[str]] = []
 
-    def __call__(self, node_context: str) -> Mapping[str, Any] | None:
+    def __call__(self, node_context: str, tools: Sequence[ToolSpec] = ()) -> Mapping[str, Any] | None:
         self.contexts.append(node_context)
+        self.tools.append([t.name for t in tools])
         return self.replies.pop(0)
 
 
@@ -686,3 +688,24 @@ def test_snap_enum_leaves_a_value_with_no_close_option() -> None:
 
     assert snap("megabytes", ["megatonne", "kilotonne", "gram"]) is NO_VALUE
     assert snap("miles", ["mile", "kilometer"]) == "mile"
+
+
+def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() -> None:
+    from evoflux.operators import model_append
+
+    ran = _wf(
+        Node(id="n1", tool="units.convert_temperature", args={"value": 25, "from_unit": "C", "to_unit": "F"}),
+        uses=("n1",),
+    )
+    missing = [Diagnostic(stage=Stage.ANSWER, message="the answer does not cover: that value times 2")]
+    writer = ScriptedRewrite({"tool": "calc.calculate", "args": {"expression": "{{n1.value}} * 2"}})
+    grown = model_append(writer, max_tools=3)(
+        ran, _ctx(missing, task="Convert 25 C to F, then multiply by 2")
+    )
+    assert grown is not None and [n.tool for n in grown.nodes] == [
+        "units.convert_temperature",
+        "calc.calculate",
+    ]
+    (offered,) = writer.tools
+    assert len(offered) == 3 and "units.convert_temperature" not in offered[:2]
+    assert "calc.calculate" in offered and all(name in writer.contexts[0] for name in offered)

@@ -88,6 +88,8 @@ __all__ = [
 ON_TARGET_WEIGHT = 3.0
 OTHER_TOOL_THRESHOLD = 0.3
 Rewrite = Callable[[str], Mapping[str, Any] | None]
+StepWriter = Callable[[str, Sequence[ToolSpec]], Mapping[str, Any] | None]
+"""Writes one new step from a context, choosing among the given tools."""
 """The planner's local rewrite: node context text in, a node (or neighbourhood) as JSON out."""
 
 
@@ -311,9 +313,21 @@ def missing_parts(ctx: EditContext) -> list[str]:
     return [d.message for d in ctx.diagnostics if d.stage == Stage.ANSWER and d.node is None]
 
 
-def append_context(workflow: Workflow, ctx: EditContext, *, max_tools: int = 6) -> str:
+def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]:
+    """The tools a new step for a missing part may use: ranked by relevance to the task and what is
+    missing, tools of servers the workflow does not use yet first (what the steps so far do has not
+    covered the part, so another kind of tool is the likelier fit), and the best tool of each server
+    before a second tool of any (`spread_by_server`)."""
+    catalog = [s for s in ctx.catalog.values() if not s.unusable]
+    ranked = rank_tools(" ".join([ctx.task, *missing_parts(ctx)]), catalog, len(catalog))
+    used = {ctx.catalog[n.tool].server for n in workflow.nodes if n.tool in ctx.catalog}
+    ranked.sort(key=lambda spec: spec.server in used)  # stable: relevance order within each group
+    return spread_by_server(ranked, k)
+
+
+def append_context(workflow: Workflow, ctx: EditContext, related: Sequence[ToolSpec]) -> str:
     """What the model sees to add one step: the task, the steps and their outputs, what is missing,
-    and the tools most related to what is missing."""
+    and the tools it may use."""
     lines = [f"Task: {ctx.task}", "", "Steps so far (they ran; reference their outputs):"]
     for node in workflow.nodes:
         paths = [path_text(node.id, p) for p in output_paths(node, ctx)][:8]
@@ -321,8 +335,6 @@ def append_context(workflow: Workflow, ctx: EditContext, *, max_tools: int = 6) 
         lines.append(f"- {node.id} = {node.tool}({args}); outputs: {', '.join(paths)}")
     missing = missing_parts(ctx)
     lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
-    catalog = list(ctx.catalog.values())
-    related = spread_by_server(rank_tools(" ".join([ctx.task, *missing]), catalog, len(catalog)), max_tools)
     lines += ["", "Tools that may provide it:", *(f"- {_signature(s)}" for s in related)]
     new_id = fresh_id(workflow, avoid=ctx.traced_ids())
     lines += [
@@ -333,16 +345,18 @@ def append_context(workflow: Workflow, ctx: EditContext, *, max_tools: int = 6) 
     return "\n".join(lines)
 
 
-def model_append(write_step: Rewrite, *, name: str = "model_append") -> Operator:
+def model_append(write_step: StepWriter, *, name: str = "model_append", max_tools: int = 4) -> Operator:
     """The model-guided step insertion: when the workflow runs through but the verdict says part of the
-    task is unanswered, the model writes one new step for that part; it is appended and the answer uses
-    it. (A rewrite of an existing node cannot add what no node does.)"""
+    task is unanswered, the model writes one new step for that part, choosing among the few tools
+    `append_tools` picks; it is appended and the answer uses it. (A rewrite of an existing node cannot
+    add what no node does.)"""
 
     def edit(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         if not workflow.nodes or not missing_parts(ctx):
             return None
         new_id = fresh_id(workflow, avoid=ctx.traced_ids())
-        reply = write_step(append_context(workflow, ctx))
+        tools = append_tools(workflow, ctx, max_tools)
+        reply = write_step(append_context(workflow, ctx, tools), tools)
         if reply is None:
             return None
         try:

@@ -257,8 +257,14 @@ class LMPlanner:
         self.usage = self.usage + completion.usage
         return completion
 
-    def _system(self, tools: Sequence[ToolSpec]) -> Message:
-        return Message(role="system", content=_fill("plan", catalog=render_catalog(tools)))
+    def _system(self, tools: Sequence[ToolSpec], *, example: bool = True) -> Message:
+        """The rules and the catalog; the worked example comes last, so that prompts with and without it
+        share their prefix (and its cache), and it is left out of one-step rewrites, where a small model
+        tends to copy it instead of doing the task."""
+        text = _fill("plan", catalog=render_catalog(tools))
+        return Message(
+            role="system", content=f"{text.rstrip()}\n\n{prompt('plan_example')}" if example else text
+        )
 
     def _plan_call(self, tools: Sequence[ToolSpec], user: str, seed: int, temperature: float) -> PlanResult:
         completion = self._complete(
@@ -311,7 +317,7 @@ class LMPlanner:
     ) -> dict[str, Any] | None:
         completion = self._complete(
             [
-                self._system(tools),
+                self._system(tools, example=False),
                 Message(
                     role="user",
                     content=_fill(
