@@ -326,3 +326,18 @@ def test_mermaid_has_every_node_edge_and_the_answer() -> None:
         "node_n3 --> answer",
     }
     assert "ghost" not in text
+
+
+def test_a_dollar_reference_inside_text_becomes_a_placeholder() -> None:
+    node = Node(
+        id="n2",
+        tool="calc.calculate",
+        args={"expression": "$n1.converted_value * 0.9", "whole": "$n1.x", "price": "$USD 5", "cost": "$5"},
+    )
+    assert node.args == {
+        "expression": "{{n1.converted_value}} * 0.9",
+        "whole": "$n1.x",
+        "price": "$USD 5",
+        "cost": "$5",
+    }
+    assert Node(id="n3", tool="t.x", args={"list": ["$n2 + 1"]}).args == {"list": ["{{n2}} + 1"]}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 __all__ = [
     "Answer",
@@ -52,6 +52,31 @@ class Node(BaseModel):
     tool: str = Field(description="Qualified tool name, `server.tool`.")
     args: dict[str, Any] = Field(default_factory=dict, description="Literals and references.")
     why: str = Field(default="", description="The planner's note on the step's purpose (not hashed).")
+
+    @field_validator("args")
+    @classmethod
+    def _inline_dollar_refs(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """`"$n1.value * 0.9"`: a `$`-reference to a planner-style node id (`n` and digits) inside a longer
+        text is read as `{{n1.value}}` (small models write this; sent as is, it reaches the tool as
+        the literal text). Whole-string references and other `$` words are left alone."""
+        return {key: _inline_refs(value) for key, value in args.items()}
+
+
+_INLINE_DOLLAR = re.compile(r"\{\{.*?\}\}|(?<![\w$])\$(?P<path>n\d{1,3}(?:\.[A-Za-z_]\w*|\[\d+\])*)")
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    return f"{{{{{match['path']}}}}}" if match["path"] else match[0]  # `{{...}}` stays as written
+
+
+def _inline_refs(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if _REF_STRING.match(value.strip()) else _INLINE_DOLLAR.sub(_placeholder, value)
+    if isinstance(value, dict):
+        return value if set(value) == {"$ref"} else {k: _inline_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inline_refs(v) for v in value]
+    return value
 
 
 class Answer(BaseModel):
