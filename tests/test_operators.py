@@ -709,3 +709,29 @@ def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() 
     (offered,) = writer.tools
     assert len(offered) == 3 and "units.convert_temperature" not in offered[:2]
     assert "calc.calculate" in offered and all(name in writer.contexts[0] for name in offered)
+
+
+def test_use_task_number_puts_the_unused_task_number_in_place_of_an_invented_one() -> None:
+    from evoflux.quantities import use_task_number
+
+    task = "Convert 32 psi to kilopascals and then compute 90% of that value."
+    invented = _wf(
+        Node(id="n1", tool="units.convert_temperature", args={"value": 32, "from_unit": "C", "to_unit": "F"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "{{n1.value}} * 0.5"}),
+        uses=("n2",),
+    )
+    fixed = use_task_number(invented, _ctx(task=task))
+    assert fixed is not None and _args(fixed, "n2") == {"expression": "{{n1.value}} * 0.9"}
+    assert use_task_number(fixed, _ctx(task=task)) is None  # every task number is used now
+    literal = _wf(Node(id="n1", tool="units.convert_temperature", args={"value": 25}), uses=("n1",))
+    assert _args(use_task_number(literal, _ctx(task="What is 72 F in C?")), "n1") == {"value": 72}
+
+
+def test_replace_number_leaves_placeholders_and_other_numbers_alone() -> None:
+    from evoflux.quantities import as_written, replace_number
+
+    value = {"expression": "{{n12.x}} * 12 + 12", "k": [12.0, 3]}
+    assert replace_number(value, 12.0, 7.5) == {"expression": "{{n12.x}} * 7.5 + 12", "k": [12.0, 3]}
+    assert replace_number({"k": [5, 12]}, 12.0, 1536.0) == {"k": [5, 1536]}
+    assert as_written(18.5, "Work out 18.5 percent of 2640") == 0.185
+    assert as_written(2640.0, "Work out 18.5 percent of 2640") == 2640.0

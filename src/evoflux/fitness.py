@@ -54,8 +54,10 @@ __all__ = [
     "effective_coverage",
     "grounding",
     "intent_feedback",
+    "invented_numbers",
     "invented_quantities",
     "ungrounded_numbers",
+    "unused_task_numbers",
     "verified_coverage",
 ]
 
@@ -278,20 +280,16 @@ _TRIVIAL = {0.0, 1.0}
 def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
     uses (a part of the task nothing does yet), and each step that uses a number the task does not give."""
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
     out = [
         Diagnostic(
             stage=Stage.ANSWER,
             message=f"the task's number {_fmt(q)} is not used by any step",
             hint=f"add a step (or fix one) that uses {_fmt(q)} as the task says",
         )
-        for q in dict.fromkeys(task_numbers(task))
-        if round(float(q), 9) not in used and round(q / 100, 9) not in used
+        for q in unused_task_numbers(workflow, task)
     ]
-    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
     for node in workflow.nodes:
-        literals = [n for n in numbers_in(_without_refs(node.args)) if abs(n) not in _TRIVIAL]
-        invented = [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
+        invented = invented_numbers(node.args, task)
         if invented:
             out.append(
                 Diagnostic(
@@ -304,6 +302,24 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     return out
 
 
+def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:
+    """The task's numbers (each once, in order) that no argument uses, as written or as a fraction."""
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    return [
+        float(q)
+        for q in dict.fromkeys(task_numbers(task))
+        if round(float(q), 9) not in used and round(q / 100, 9) not in used
+    ]
+
+
+def invented_numbers(args: Any, task: str) -> list[float]:
+    """The numeric literals of an argument value (outside references; 0 and 1 aside) that the task does
+    not give, as written or a percentage as a fraction."""
+    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
+    literals = [n for n in numbers_in(_without_refs(args)) if abs(n) not in _TRIVIAL]
+    return [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
+
+
 def _fmt(number: float) -> str:
     return f"{number:g}"
 
@@ -313,12 +329,7 @@ def invented_quantities(workflow: Workflow, task: str) -> float:
     written, or a percentage as a fraction), 0 and 1 aside. Numbers inside references do not count."""
     if not workflow.nodes:
         return 0.0
-    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
-    inventing = 0
-    for node in workflow.nodes:
-        literals = [n for n in numbers_in(_without_refs(node.args)) if abs(n) not in _TRIVIAL]
-        inventing += any(round(n, 9) not in given and round(abs(n), 9) not in given for n in literals)
-    return inventing / len(workflow.nodes)
+    return sum(bool(invented_numbers(node.args, task)) for node in workflow.nodes) / len(workflow.nodes)
 
 
 def _without_refs(value: Any) -> Any:
@@ -374,8 +385,8 @@ def _unused_quantities(workflow: Workflow, task: str) -> float:
     quantities = task_numbers(task)
     if not quantities:
         return 0.0
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
     # a percentage may be passed as a fraction (18.5 percent as 0.185)
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
     return sum(round(float(q), 9) not in used and round(q / 100, 9) not in used for q in quantities) / len(
         quantities
     )
