@@ -443,10 +443,14 @@ class ScriptedRewrite:
         self.replies = list(replies)
         self.contexts: list[str] = []
         self.tools: list[list[str]] = []
+        self.purposes: list[str] = []
 
-    def __call__(self, node_context: str, tools: Sequence[ToolSpec] = ()) -> Mapping[str, Any] | None:
+    def __call__(
+        self, node_context: str, tools: Sequence[ToolSpec] = (), purpose: str = ""
+    ) -> Mapping[str, Any] | None:
         self.contexts.append(node_context)
         self.tools.append([t.name for t in tools])
+        self.purposes.append(purpose)
         return self.replies.pop(0)
 
 
@@ -709,6 +713,7 @@ def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() 
     (offered,) = writer.tools
     assert len(offered) == 3 and "units.convert_temperature" not in offered[:2]
     assert "calc.calculate" in offered and all(name in writer.contexts[0] for name in offered)
+    assert writer.purposes == ["that value times 2"]
 
 
 def test_use_task_number_puts_the_unused_task_number_in_place_of_an_invented_one() -> None:

@@ -46,6 +46,7 @@ from evoflux.trace import Trace
 
 __all__ = [
     "ANSWERED",
+    "NOT_COVERED",
     "PENALTY_WEIGHTS",
     "Coverage",
     "Fitness",
@@ -61,6 +62,8 @@ __all__ = [
     "verified_coverage",
 ]
 
+NOT_COVERED = "the answer does not cover: "
+"""How a coverage verdict's missing part begins, as feedback."""
 ANSWERED = len(Stage)
 """`Fitness.reached` of a workflow that ran through and answered (one past `Stage.ANSWER`)."""
 PENALTY_WEIGHTS = {"unused_quantities": 0.4, "unused_outputs": 0.3, "dropped_steps": 0.2, "size": 0.1}
@@ -91,7 +94,7 @@ class Coverage(BaseModel):
         return [
             Diagnostic(
                 stage=Stage.ANSWER,
-                message=f"the answer does not cover: {part}",
+                message=f"{NOT_COVERED}{part}",
                 hint=f"add or fix a step whose output provides {part}, and use it in the answer",
             )
             for part in self.missing

@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
 from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, fresh_id, output_paths, path_text
+from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
@@ -89,8 +90,8 @@ __all__ = [
 ON_TARGET_WEIGHT = 3.0
 OTHER_TOOL_THRESHOLD = 0.3
 Rewrite = Callable[[str], Mapping[str, Any] | None]
-StepWriter = Callable[[str, Sequence[ToolSpec]], Mapping[str, Any] | None]
-"""Writes one new step from a context, choosing among the given tools."""
+StepWriter = Callable[[str, Sequence[ToolSpec], str], Mapping[str, Any] | None]
+"""Writes one new step from a context, choosing among the given tools, for the given purpose."""
 """The planner's local rewrite: node context text in, a node (or neighbourhood) as JSON out."""
 
 
@@ -315,6 +316,16 @@ def missing_parts(ctx: EditContext) -> list[str]:
     return [d.message for d in ctx.diagnostics if d.stage == Stage.ANSWER and d.node is None]
 
 
+def step_purpose(ctx: EditContext) -> str:
+    """What a new step is for: the first part of the task the verdict says is missing, else the first
+    intent check (a task number no step uses), in words."""
+    verdict = [d.message for d in ctx.diagnostics if d.stage == Stage.ANSWER and d.node is None]
+    for message in verdict:
+        if message.startswith(NOT_COVERED):
+            return message[len(NOT_COVERED) :].strip()
+    return verdict[0] if verdict else ""
+
+
 def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]:
     """The tools a new step for a missing part may use: ranked by relevance to the task and what is
     missing, tools of servers the workflow does not use yet first (what the steps so far do has not
@@ -358,7 +369,7 @@ def model_append(write_step: StepWriter, *, name: str = "model_append", max_tool
             return None
         new_id = fresh_id(workflow, avoid=ctx.traced_ids())
         tools = append_tools(workflow, ctx, max_tools)
-        reply = write_step(append_context(workflow, ctx, tools), tools)
+        reply = write_step(append_context(workflow, ctx, tools), tools, step_purpose(ctx))
         if reply is None:
             return None
         try:

@@ -281,8 +281,10 @@ class _Search:
         apply or only recreates a known workflow, one rule-based edit instead."""
         seed = self._next_seed()
 
-        def rewrite(context: str, tools: Sequence[ToolSpec] = ()) -> dict[str, Any] | None:
-            return self.planner.rewrite_node(self.task, tools or self.tools, context, "", seed=seed)
+        def rewrite(context: str, tools: Sequence[ToolSpec] = (), purpose: str = "") -> dict[str, Any] | None:
+            return self.planner.rewrite_node(
+                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose
+            )
 
         ctx = self.context(parent)
         ran_through = parent.trace.feasible  # only the verdict's missing parts are left to act on

@@ -75,9 +75,17 @@ class Planner(Protocol):
         ...
 
     def rewrite_node(
-        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        context: str,
+        node_id: str,
+        *,
+        seed: int = 0,
+        purpose: str = "",
     ) -> dict[str, Any] | None:
-        """One node rewritten from its neighbourhood and the diagnostics that blame it."""
+        """One node rewritten from its neighbourhood and the diagnostics that blame it (or, with
+        `purpose`, one new step that does that part of the task)."""
         ...
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
@@ -313,7 +321,14 @@ class LMPlanner:
         return self._plan_call(tools, _fill("redesign", task=task, summary=summary), seed, 0.8)
 
     def rewrite_node(
-        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        context: str,
+        node_id: str,
+        *,
+        seed: int = 0,
+        purpose: str = "",
     ) -> dict[str, Any] | None:
         completion = self._complete(
             [
@@ -325,7 +340,7 @@ class LMPlanner:
                     ),
                 ),
             ],
-            schema=plan_schema([t.name for t in tools])["properties"]["nodes"]["items"],
+            schema=_step_schema(tools, purpose),
             max_tokens=300,
             temperature=0.5,
             seed=seed,
@@ -391,6 +406,15 @@ class LMPlanner:
         except (ValueError, KeyError, TypeError):
             return None
         return verified_coverage(parts, evidence, task) if parts else None
+
+
+def _step_schema(tools: Sequence[ToolSpec], purpose: str) -> dict[str, Any]:
+    """One node of `plan_schema`; with a purpose, its `why` is fixed to it, so the tool and the arguments
+    are chosen for that part of the task (a small model left to write its own purpose drifts off it)."""
+    node: dict[str, Any] = plan_schema([t.name for t in tools])["properties"]["nodes"]["items"]
+    if purpose:
+        node = {**node, "properties": {**node["properties"], "why": {"const": purpose[:160]}}}
+    return node
 
 
 def _workflow_json(workflow: Workflow) -> str:

@@ -148,7 +148,14 @@ class ScriptedPlanner:
         return self._next("redesign", self.redesigns)
 
     def rewrite_node(
-        self, task: str, tools: Sequence[ToolSpec], context: str, node_id: str, *, seed: int = 0
+        self,
+        task: str,
+        tools: Sequence[ToolSpec],
+        context: str,
+        node_id: str,
+        *,
+        seed: int = 0,
+        purpose: str = "",
     ) -> dict[str, Any] | None:
         reply = self.rewrite(context) if self.rewrite is not None else None
         self._count("rewrite", json.dumps(reply))
