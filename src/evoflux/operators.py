@@ -317,13 +317,12 @@ def missing_parts(ctx: EditContext) -> list[str]:
 
 
 def step_purpose(ctx: EditContext) -> str:
-    """What a new step is for: the first part of the task the verdict says is missing, else the first
-    intent check (a task number no step uses), in words."""
+    """What a new step is for: the last part of the task the verdict says is missing (in a chain, the
+    step still to add is usually the last one; the first parts tend to be what the task is about),
+    else the first intent check (a task number no step uses), in words."""
     verdict = [d.message for d in ctx.diagnostics if d.stage == Stage.ANSWER and d.node is None]
-    for message in verdict:
-        if message.startswith(NOT_COVERED):
-            return message[len(NOT_COVERED) :].strip()
-    return verdict[0] if verdict else ""
+    parts = [m[len(NOT_COVERED) :].strip() for m in verdict if m.startswith(NOT_COVERED)]
+    return parts[-1] if parts else verdict[0] if verdict else ""
 
 
 def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]:
