@@ -740,3 +740,15 @@ def test_replace_number_leaves_placeholders_and_other_numbers_alone() -> None:
     assert replace_number({"k": [5, 12]}, 12.0, 1536.0) == {"k": [5, 1536]}
     assert as_written(18.5, "Work out 18.5 percent of 2640") == 0.185
     assert as_written(2640.0, "Work out 18.5 percent of 2640") == 2640.0
+
+
+def test_rebind_ref_prefers_a_computed_key_to_one_that_echoes_the_input() -> None:
+    workflow = _wf(
+        Node(id="n1", tool="units.convert_temperature", args={"value": 25, "from_unit": "C", "to_unit": "F"}),
+        Node(id="n2", tool="calc.calculate", args={"expression": "2 * {{n1.value}}"}),
+        uses=("n2",),
+    )
+    output = {"original_value": 25.0, "converted_value": 77.0, "converted_unit": "fahrenheit"}
+    run = NodeRun(node="n1", tool="units.convert_temperature", status="ok", output=output)
+    ctx = _ctx([_diag(Stage.EXECUTE, "n2", "args.expression")], trace=Trace(runs={"n1": run}))
+    assert _args(_apply("rebind_ref", workflow, ctx), "n2") == {"expression": "2 * {{n1.converted_value}}"}

@@ -220,7 +220,8 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     really occurs in what the tools *returned* (as text, case-insensitively, or as numbers at their
     precision; the `nX = tool(args)` call prefixes of `evidence` are not evidence), and is not merely
     an echo of the task (a value every number or word of which the task already holds), and is not a
-    value already credited to another part. Parts that share no word with the task are left out.
+    value already credited to another part. Unanswered parts that share no word with the task are left
+    out (a small judge copies its prompt's example).
     A number counts only when a call computed it: a number a call merely repeats from its own arguments
     (a conversion from a unit to itself, an echo of the input) is not evidence that any part was done.
     A judge that claims a value the tools never returned gains nothing."""
@@ -229,9 +230,9 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     have_numbers = computed_numbers(evidence)
     task_text = " ".join(task.lower().split())
     task_numbers_ = {float(n) for n in number_tokens(task)} | {float(n) / 100 for n in number_tokens(task)}
-    if task:  # a part sharing no word or number with the task is the judge copying its example
+    if task:  # an unanswered part sharing no word or number with the task: the judge copying its example
         wanted = _words_and_numbers(task)
-        parts = [(p, v) for p, v in parts if _words_and_numbers(p) & wanted]
+        parts = [(p, v) for p, v in parts if v.strip() or _words_and_numbers(p) & wanted]
     missing: list[str] = []
     credited: set[str] = set()
     for part, value in parts:

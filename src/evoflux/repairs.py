@@ -337,10 +337,34 @@ def _rebind(ref: Ref, workflow: Workflow, allowed: Sequence[Node], ctx: EditCont
                 by_key = 0.5 if last is None else 0.3
             else:
                 by_key = key_similarity(last, keys[-1]) if last and keys else 0.2
-            score = 0.7 * by_key + 0.3 * by_id
+            score = 0.7 * by_key + 0.3 * by_id - (0.1 if _echoes_input(cand, path, ctx) else 0.0)
             if score >= REBIND_THRESHOLD and (best is None or score > best[0]):
                 best = (score, path_text(cand.id, path))
     return best[1] if best else None
+
+
+def _echoes_input(node: Node, path: Sequence[str | int], ctx: EditContext) -> bool:
+    """Whether the executed output at `path` only repeats one of the node's own arguments (an
+    `original_value` next to a `converted_value`): a later step rarely wants its input back."""
+    output = ctx.outputs().get(node.id)
+    if output is None or not path:
+        return False
+    try:
+        value = resolve_path(output, tuple(path))
+    except RefError:
+        return False
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    given = _leaves(node.args)
+    return value in given or (isinstance(value, int | float) and float(value) in given)
+
+
+def _leaves(value: Any) -> set[Any]:
+    if isinstance(value, dict):
+        return {leaf for item in value.values() for leaf in _leaves(item)}
+    if isinstance(value, list):
+        return {leaf for item in value for leaf in _leaves(item)}
+    return {value} if isinstance(value, int | float | str) and not isinstance(value, bool) else set()
 
 
 def _plan(value: Any, workflow: Workflow, allowed: Sequence[Node], ctx: EditContext) -> dict[str, str]:
@@ -355,7 +379,8 @@ def _plan(value: Any, workflow: Workflow, allowed: Sequence[Node], ctx: EditCont
 
 def rebind_ref(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     """Point broken references of one node (or of the answer) at a compatible upstream output: a key
-    that exists in the executed output (`n1.time` -> `n1.datetime`), or a node that exists."""
+    that exists in the executed output (`n1.time` -> `n1.datetime`), or a node that exists. A key whose
+    value only repeats the producer's own argument ranks a little lower."""
     plans: dict[str, dict[str, str]] = {}
     for node in workflow.nodes:
         blocked = descendants(workflow, node.id) | {node.id}
