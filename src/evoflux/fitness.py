@@ -41,7 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.graph import Workflow, find_refs
-from evoflux.matching import number_tokens, numbers_in, task_numbers
+from evoflux.intent import (
+    intent_feedback,
+    invented_numbers,
+    invented_quantities,
+    unused_quantities,
+    unused_task_numbers,
+)
+from evoflux.matching import number_tokens
 from evoflux.trace import Trace
 
 __all__ = [
@@ -205,7 +212,7 @@ def compute_fitness(
         executed=executed,
         coverage=effective_coverage(coverage, workflow, task),
         grounding=grounding(trace.answer, trace.outputs, task),
-        unused_quantities=_unused_quantities(workflow, task),
+        unused_quantities=unused_quantities(workflow, task),
         unused_outputs=_unused_outputs(workflow, trace),
         dropped_steps=max(0, seed_size - len(ids)) / seed_size if seed_size else 0.0,
         size=len(ids),
@@ -274,79 +281,8 @@ def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str)
     constant: such a step computes something nobody asked for, whatever a lenient judge says)."""
     if coverage is None:
         return 0.0
-    unused, invented = _unused_quantities(workflow, task), invented_quantities(workflow, task)
+    unused, invented = unused_quantities(workflow, task), invented_quantities(workflow, task)
     return coverage.score * (1.0 - 0.5 * unused) * (1.0 - 0.5 * invented)
-
-
-_TRIVIAL = {0.0, 1.0}
-
-
-def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
-    """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
-    uses (a part of the task nothing does yet), and each step that uses a number the task does not give."""
-    out = [
-        Diagnostic(
-            stage=Stage.ANSWER,
-            message=f"the task's number {_fmt(q)} is not used by any step",
-            hint=f"add a step (or fix one) that uses {_fmt(q)} as the task says",
-        )
-        for q in unused_task_numbers(workflow, task)
-    ]
-    for node in workflow.nodes:
-        invented = invented_numbers(node.args, task)
-        if invented:
-            out.append(
-                Diagnostic(
-                    stage=Stage.ANSWER,
-                    node=node.id,
-                    message=f"{node.id} uses {_fmt(invented[0])}, a number the task does not give",
-                    hint="take the value from the task or from an earlier step's output",
-                )
-            )
-    return out
-
-
-def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:
-    """The task's numbers (each once, in order) that no argument uses, as written or as a fraction."""
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
-    return [
-        float(q)
-        for q in dict.fromkeys(task_numbers(task))
-        if round(float(q), 9) not in used and round(q / 100, 9) not in used
-    ]
-
-
-def invented_numbers(args: Any, task: str) -> list[float]:
-    """The numeric literals of an argument value (outside references; 0 and 1 aside) that the task does
-    not give, as written or a percentage as a fraction."""
-    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
-    literals = [n for n in numbers_in(_without_refs(args)) if abs(n) not in _TRIVIAL]
-    return [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
-
-
-def _fmt(number: float) -> str:
-    return f"{number:g}"
-
-
-def invented_quantities(workflow: Workflow, task: str) -> float:
-    """The share of nodes with a numeric literal in their arguments that the task does not give (as
-    written, or a percentage as a fraction), 0 and 1 aside. Numbers inside references do not count."""
-    if not workflow.nodes:
-        return 0.0
-    return sum(bool(invented_numbers(node.args, task)) for node in workflow.nodes) / len(workflow.nodes)
-
-
-def _without_refs(value: Any) -> Any:
-    """An argument value with references (whole, `$n1.x`, or `{{n1.x}}` inside text) taken out."""
-    if isinstance(value, dict):
-        if set(value) == {"$ref"}:
-            return None
-        return {k: _without_refs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_refs(v) for v in value]
-    if isinstance(value, str):
-        return None if value.startswith("$") else re.sub(r"\{\{[^{}]*\}\}", " ", value)
-    return value
 
 
 def _tokens(text: str) -> set[str]:
@@ -383,17 +319,6 @@ def _number_found(written: str, have: set[float]) -> bool:
     digits = len(written.split(".")[1]) if "." in written else 0
     wanted = float(written)
     return wanted in have or any(round(h, digits) == wanted for h in have)
-
-
-def _unused_quantities(workflow: Workflow, task: str) -> float:
-    quantities = task_numbers(task)
-    if not quantities:
-        return 0.0
-    # a percentage may be passed as a fraction (18.5 percent as 0.185)
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
-    return sum(round(float(q), 9) not in used and round(q / 100, 9) not in used for q in quantities) / len(
-        quantities
-    )
 
 
 def _unused_outputs(workflow: Workflow, trace: Trace) -> float:

@@ -12,8 +12,8 @@ from typing import Any
 
 from evoflux.diagnostics import Stage
 from evoflux.edits import EditContext
-from evoflux.fitness import invented_numbers, unused_task_numbers
 from evoflux.graph import Workflow
+from evoflux.intent import invented_numbers, unused_task_numbers
 
 __all__ = ["as_written", "replace_number", "use_task_number"]
 

@@ -37,9 +37,10 @@ from evoflux.diagnostics import Diagnostic
 from evoflux.edits import EditContext
 from evoflux.evaluate import evaluate
 from evoflux.execute import CallCache, ExecutionSettings
-from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness, intent_feedback
+from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
 from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
+from evoflux.intent import intent_feedback
 from evoflux.operators import missing_parts, model_append, model_guided, mutate
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population

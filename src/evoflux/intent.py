@@ -1,0 +1,107 @@
+"""Intent checks: does a workflow use the numbers the task gives, and only those?
+
+Pure functions over the task text and the arguments. A task number no argument uses is a part of the
+task nothing does yet; a number the task never gives (0 and 1 aside; a percentage may appear as a
+fraction) is a step computing something nobody asked for -- or an example the planner copied. The
+fitness discounts both (`fitness.effective_coverage`), they travel back as feedback
+(`intent_feedback`), and `quantities.use_task_number` repairs the commonest case.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.graph import Workflow
+from evoflux.matching import numbers_in, task_numbers
+
+__all__ = [
+    "intent_feedback",
+    "invented_numbers",
+    "invented_quantities",
+    "unused_quantities",
+    "unused_task_numbers",
+]
+
+_TRIVIAL = {0.0, 1.0}
+
+
+def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
+    """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
+    uses (a part of the task nothing does yet), and each step that uses a number the task does not give."""
+    out = [
+        Diagnostic(
+            stage=Stage.ANSWER,
+            message=f"the task's number {_fmt(q)} is not used by any step",
+            hint=f"add a step (or fix one) that uses {_fmt(q)} as the task says",
+        )
+        for q in unused_task_numbers(workflow, task)
+    ]
+    for node in workflow.nodes:
+        invented = invented_numbers(node.args, task)
+        if invented:
+            out.append(
+                Diagnostic(
+                    stage=Stage.ANSWER,
+                    node=node.id,
+                    message=f"{node.id} uses {_fmt(invented[0])}, a number the task does not give",
+                    hint="take the value from the task or from an earlier step's output",
+                )
+            )
+    return out
+
+
+def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:
+    """The task's numbers (each once, in order) that no argument uses, as written or as a fraction."""
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    return [
+        float(q)
+        for q in dict.fromkeys(task_numbers(task))
+        if round(float(q), 9) not in used and round(q / 100, 9) not in used
+    ]
+
+
+def invented_numbers(args: Any, task: str) -> list[float]:
+    """The numeric literals of an argument value (outside references; 0 and 1 aside) that the task does
+    not give, as written or a percentage as a fraction."""
+    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
+    literals = [n for n in numbers_in(_without_refs(args)) if abs(n) not in _TRIVIAL]
+    return [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+def invented_quantities(workflow: Workflow, task: str) -> float:
+    """The share of nodes with a numeric literal in their arguments that the task does not give (as
+    written, or a percentage as a fraction), 0 and 1 aside. Numbers inside references do not count."""
+    if not workflow.nodes:
+        return 0.0
+    return sum(bool(invented_numbers(node.args, task)) for node in workflow.nodes) / len(workflow.nodes)
+
+
+def _without_refs(value: Any) -> Any:
+    """An argument value with references (whole, `$n1.x`, or `{{n1.x}}` inside text) taken out."""
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            return None
+        return {k: _without_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_refs(v) for v in value]
+    if isinstance(value, str):
+        return None if value.startswith("$") else re.sub(r"\{\{[^{}]*\}\}", " ", value)
+    return value
+
+
+def unused_quantities(workflow: Workflow, task: str) -> float:
+    """The share of the task's quantities that no argument uses (as written, or as a fraction)."""
+    quantities = task_numbers(task)
+    if not quantities:
+        return 0.0
+    # a percentage may be passed as a fraction (18.5 percent as 0.185)
+    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    return sum(round(float(q), 9) not in used and round(q / 100, 9) not in used for q in quantities) / len(
+        quantities
+    )
