@@ -23,7 +23,6 @@ stops it (a budget, or a solved task), it returns the best candidate so far and 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,6 +40,7 @@ from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
 from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
 from evoflux.intent import intent_feedback
+from evoflux.meta import failure_summary
 from evoflux.operators import missing_parts, model_append, model_guided, mutate
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
@@ -394,35 +394,6 @@ def _summary(trace: Trace, coverage: Coverage | None) -> str:
         missing = f", missing {coverage.missing[0]}" if coverage.missing else ""
         text += f"; coverage {coverage.score:.2f}{missing}"
     return text[:300]
-
-
-def failure_summary(task: str, evaluated: Sequence[Evaluated], best: Evaluated | None, limit: int = 6) -> str:
-    """What failed across the population, compactly: stages, tools, error messages, the best design."""
-    stages: Counter[str] = Counter()
-    tools: Counter[str] = Counter()
-    messages: Counter[str] = Counter()
-    missing: Counter[str] = Counter()
-    for item in evaluated:
-        for d in item.feedback:
-            stages[d.stage.label] += 1
-            messages[d.message[:140]] += 1
-            node = item.candidate.workflow.node(d.node) if d.node else None
-            if node is not None:
-                tools[node.tool] += 1
-        if item.coverage is not None:
-            missing.update(m[:100] for m in item.coverage.missing)
-    lines = [f"{len(evaluated)} workflows tried."]
-    if stages:
-        lines.append("Failures by stage: " + ", ".join(f"{k} x{v}" for k, v in stages.most_common()))
-    if tools:
-        lines.append("Tools that failed: " + ", ".join(f"{k} x{v}" for k, v in tools.most_common(limit)))
-    lines += [f"- {m} (x{n})" for m, n in messages.most_common(limit)]
-    if missing:
-        lines.append("Parts of the task left unanswered: " + "; ".join(m for m, _ in missing.most_common(3)))
-    if best is not None:
-        steps = " -> ".join(n.tool for n in best.candidate.workflow.nodes) or "(no steps)"
-        lines.append(f"Best so far ({best.candidate.fitness.stage_label}): {steps}")
-    return "\n".join(lines)
 
 
 __all__ += ["SOLVED_COVERAGE", "Listener"]
