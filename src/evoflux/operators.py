@@ -90,9 +90,9 @@ __all__ = [
 ON_TARGET_WEIGHT = 3.0
 OTHER_TOOL_THRESHOLD = 0.3
 Rewrite = Callable[[str], Mapping[str, Any] | None]
+"""The planner's local rewrite: node context text in, a node (or neighbourhood) as JSON out."""
 StepWriter = Callable[[str, Sequence[ToolSpec], str], Mapping[str, Any] | None]
 """Writes one new step from a context, choosing among the given tools, for the given purpose."""
-"""The planner's local rewrite: node context text in, a node (or neighbourhood) as JSON out."""
 
 
 @dataclass(frozen=True)
