@@ -100,8 +100,5 @@ def unused_quantities(workflow: Workflow, task: str) -> float:
     quantities = task_numbers(task)
     if not quantities:
         return 0.0
-    # a percentage may be passed as a fraction (18.5 percent as 0.185)
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
-    return sum(round(float(q), 9) not in used and round(q / 100, 9) not in used for q in quantities) / len(
-        quantities
-    )
+    unused = set(unused_task_numbers(workflow, task))
+    return sum(float(q) in unused for q in quantities) / len(quantities)
