@@ -260,6 +260,29 @@ def test_intent_feedback_names_unused_task_numbers_and_invented_ones() -> None:
     ]
 
 
+def test_a_step_going_the_other_way_round_discounts_coverage_and_is_named() -> None:
+    from evoflux.fitness import Coverage, effective_coverage, intent_feedback
+
+    task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
+    args = {"value": 100, "from_unit": "celsius", "to_unit": "fahrenheit"}
+    backwards = Workflow.model_validate(
+        {
+            "nodes": [
+                {"id": "n1", "tool": "u.convert", "args": args},
+                {"id": "n2", "tool": "m.calculate", "args": {"expression": "{{n1.converted_value}} * 3"}},
+            ]
+        }
+    )
+    assert effective_coverage(Coverage(score=1.0), backwards, task) == 0.75
+    [feedback] = intent_feedback(backwards, task)
+    assert feedback.node == "n1" and "'celsius' to 'fahrenheit'" in feedback.message
+    assert feedback.hint == "swap the values of from_unit and to_unit"
+    right = backwards.model_copy(deep=True)
+    right.nodes[0].args = {**args, "from_unit": "fahrenheit", "to_unit": "celsius"}
+    assert effective_coverage(Coverage(score=1.0), right, task) == 1.0
+    assert intent_feedback(right, task) == []
+
+
 def test_a_number_a_call_only_repeats_from_its_arguments_is_no_evidence() -> None:
     from evoflux.fitness import computed_numbers, verified_coverage
 

@@ -752,3 +752,42 @@ def test_rebind_ref_prefers_a_computed_key_to_one_that_echoes_the_input() -> Non
     run = NodeRun(node="n1", tool="units.convert_temperature", status="ok", output=output)
     ctx = _ctx([_diag(Stage.EXECUTE, "n2", "args.expression")], trace=Trace(runs={"n1": run}))
     assert _args(_apply("rebind_ref", workflow, ctx), "n2") == {"expression": "2 * {{n1.converted_value}}"}
+
+
+def test_swap_direction_turns_a_backwards_conversion_round() -> None:
+    from evoflux.direction import reversed_pairs, swap_direction
+
+    task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
+    backwards = _wf(
+        Node(
+            id="n1",
+            tool="units.convert_temperature",
+            args={"value": 100, "from_unit": "celsius", "to_unit": "fahrenheit"},
+        ),
+        uses=("n1",),
+    )
+    assert [(r.node, r.source, r.target) for r in reversed_pairs(backwards, task)] == [
+        ("n1", "from_unit", "to_unit")
+    ]
+    fixed = swap_direction(backwards, _ctx(task=task))
+    assert fixed is not None
+    assert _args(fixed, "n1") == {"value": 100, "from_unit": "fahrenheit", "to_unit": "celsius"}
+    assert swap_direction(fixed, _ctx(task=task)) is None  # the right way round now
+
+
+def test_reversed_pairs_is_silent_when_the_task_does_not_say_a_direction() -> None:
+    from evoflux.direction import reversed_pairs, says_direction
+
+    node = Node(id="n1", tool="fx.convert", args={"amount": 5, "base": "EUR", "target": "USD"})
+    # both directions are said: the check cannot be sure, so it stays silent
+    there_and_back = "Convert 5 USD to EUR and then EUR to USD again."
+    assert reversed_pairs(_wf(node, uses=("n1",)), there_and_back) == []
+    assert reversed_pairs(_wf(node, uses=("n1",)), "How much is 5 EUR worth?") == []
+    assert reversed_pairs(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.") != []
+    # references are never judged, and a plural or a couple of words around the connector still count
+    ref = Node(id="n2", tool="fx.convert", args={"base": "{{n1.currency}}", "target": "USD"})
+    assert reversed_pairs(_wf(node, ref, uses=("n2",)), "Turn 5 USD into EUR.") == [
+        reversed_pairs(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.")[0]
+    ]
+    assert says_direction("10 kilometers into statute miles", "kilometer", "mile")
+    assert not says_direction("10 kilometers, and miles", "kilometer", "mile")

@@ -2,9 +2,11 @@
 
 Pure functions over the task text and the arguments. A task number no argument uses is a part of the
 task nothing does yet; a number the task never gives (0 and 1 aside; a percentage may appear as a
-fraction) is a step computing something nobody asked for -- or an example the planner copied. The
-fitness discounts both (`fitness.effective_coverage`), they travel back as feedback
-(`intent_feedback`), and `quantities.use_task_number` repairs the commonest case.
+fraction) is a step computing something nobody asked for -- or an example the planner copied. A step
+whose source/target arguments go the other way round from the task's words (`direction`) answers a
+different question. The fitness discounts all three (`fitness.effective_coverage`), they travel back as
+feedback (`intent_feedback`), and `quantities.use_task_number` and `direction.swap_direction` repair
+the commonest cases.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from typing import Any
 
 from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.direction import reversed_pairs
 from evoflux.graph import Workflow
 from evoflux.matching import numbers_in, task_numbers
 
@@ -20,6 +23,7 @@ __all__ = [
     "intent_feedback",
     "invented_numbers",
     "invented_quantities",
+    "reversed_share",
     "unused_quantities",
     "unused_task_numbers",
 ]
@@ -29,7 +33,8 @@ _TRIVIAL = {0.0, 1.0}
 
 def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
-    uses (a part of the task nothing does yet), and each step that uses a number the task does not give."""
+    uses (a part of the task nothing does yet), each step that uses a number the task does not give, and
+    each step that goes the other way round from the task."""
     out = [
         Diagnostic(
             stage=Stage.ANSWER,
@@ -49,7 +54,25 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
                     hint="take the value from the task or from an earlier step's output",
                 )
             )
+    for found in reversed_pairs(workflow, task):
+        node = workflow.node(found.node)
+        if node is not None:
+            out.append(
+                Diagnostic(
+                    stage=Stage.ANSWER,
+                    node=found.node,
+                    message=found.message(node.args),
+                    hint=f"swap the values of {found.source} and {found.target}",
+                )
+            )
     return out
+
+
+def reversed_share(workflow: Workflow, task: str) -> float:
+    """The share of nodes whose source/target arguments go the other way round from the task."""
+    if not workflow.nodes:
+        return 0.0
+    return len({r.node for r in reversed_pairs(workflow, task)}) / len(workflow.nodes)
 
 
 def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:

@@ -53,6 +53,7 @@ from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
+from evoflux.direction import swap_direction
 from evoflux.quantities import use_task_number
 from evoflux.repairs import (
     add_required_arg,
@@ -132,6 +133,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("narrow_ref", narrow_ref, _S.EXECUTE, _S.SCHEMA),
     _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
     _op("use_task_number", use_task_number, _S.ANSWER),
+    _op("swap_direction", swap_direction, _S.ANSWER),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
     _op("swap_tool", swap_tool, _S.EXECUTE),
     _op("break_cycle", break_cycle, _S.DEPENDENCY),
