@@ -211,3 +211,33 @@ def test_the_report_has_a_row_per_method_and_two_plots(tmp_path: Path) -> None:
     plots = write_plots(summary, tmp_path)
     assert [p.name for p in plots] == ["rates.png", "tokens_vs_solved.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+
+
+class TemperatureLog(ScriptedPlanner):
+    """A scripted test double that records the temperature of every plan it is asked for."""
+
+    def __init__(self, log: list[float]) -> None:
+        super().__init__([GOOD])
+        self.log = log
+
+    def plan(
+        self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
+    ) -> PlanResult:
+        self.log.append(temperature)
+        return super().plan(task, tools, seed=seed, temperature=temperature)
+
+
+@pytest.mark.anyio
+async def test_seed_zero_plans_greedily_and_other_seeds_sample(tmp_path: Path) -> None:
+    from evoflux.decoding import SAMPLED_TEMPERATURE
+
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    log: list[float] = []
+    settings = BenchSettings(methods=["zero-shot"], seeds=2, planner="scripted")
+    with anyio.fail_after(60):
+        rows = await run_bench(
+            [task()], tmp_path / "out", lambda: TemperatureLog(log), settings, servers=str(config)
+        )
+    assert sorted(r["seed"] for r in rows) == [0, 1]
+    assert sorted(log) == [0.0, SAMPLED_TEMPERATURE]

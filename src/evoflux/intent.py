@@ -55,13 +55,13 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
                 )
             )
     for found in reversed_pairs(workflow, task):
-        node = workflow.node(found.node)
-        if node is not None:
+        target = workflow.node(found.node)
+        if target is not None:
             out.append(
                 Diagnostic(
                     stage=Stage.ANSWER,
                     node=found.node,
-                    message=found.message(node.args),
+                    message=found.message(target.args),
                     hint=f"swap the values of {found.source} and {found.target}",
                 )
             )

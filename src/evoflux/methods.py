@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import anyio
 from pydantic import BaseModel, Field
 
+from evoflux.decoding import opening_temperature
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.errors import EvofluxError
 from evoflux.evaluate import evaluate
@@ -92,7 +93,9 @@ async def zero_shot(
     observer = observer or QuietObserver()
     started = time.monotonic()
     tools = visible_tools(task, caller, settings.top_k_tools)
-    plan = await anyio.to_thread.run_sync(lambda: planner.plan(task, tools, seed=settings.seed))
+    plan = await anyio.to_thread.run_sync(
+        lambda: planner.plan(task, tools, seed=settings.seed, temperature=opening_temperature(settings.seed))
+    )
     workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
     observer.planned(workflow, plan.diagnostics)
     trace = await _final(task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache())
@@ -115,7 +118,9 @@ async def self_repair(
     budget = settings.search.budget
     tools = visible_tools(task, caller, settings.top_k_tools)
     cache = CallCache()
-    plan = await anyio.to_thread.run_sync(lambda: planner.plan(task, tools, seed=settings.seed))
+    plan = await anyio.to_thread.run_sync(
+        lambda: planner.plan(task, tools, seed=settings.seed, temperature=opening_temperature(settings.seed))
+    )
     attempt = tool_calls = 0
     while True:
         workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None

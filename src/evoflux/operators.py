@@ -48,12 +48,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
+from evoflux.direction import swap_direction
 from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, fresh_id, output_paths, path_text
 from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
-from evoflux.direction import swap_direction
 from evoflux.quantities import use_task_number
 from evoflux.repairs import (
     add_required_arg,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import anyio
 
 from evoflux.answer import evidence_text, render_value
+from evoflux.decoding import opening_temperature
 from evoflux.diagnostics import Diagnostic, Stage, render
 from evoflux.errors import EvofluxError
 from evoflux.execute import Event, tool_failure
@@ -154,13 +155,19 @@ class _Run:
 
 
 async def _ask(
-    planner: ReactPlanner, task: str, tools: Sequence[ToolSpec], history: Sequence[ReactTurn], seed: int
+    planner: ReactPlanner,
+    task: str,
+    tools: Sequence[ToolSpec],
+    history: Sequence[ReactTurn],
+    seed: int,
+    opening: float = 0.0,
 ) -> tuple[tuple[str, dict[str, Any]] | str | None, int]:
     """The next decision, asking again at a higher temperature while the reply does not parse; also how
-    many replies did not parse."""
+    many replies did not parse. `opening` is the least temperature of the first ask."""
     failures = 0
     for attempt in range(PARSE_RETRIES + 1):
         temperature = _RETRY_TEMPERATURES[min(attempt, len(_RETRY_TEMPERATURES) - 1)]
+        temperature = max(temperature, opening) if attempt == 0 else temperature
         step = partial(planner.react_step, seed=seed + attempt, temperature=temperature)
         reply, completion = await anyio.to_thread.run_sync(step, task, tools, history)
         decision = None if completion.finish_reason == "length" else _decode(reply)
@@ -205,7 +212,8 @@ async def react(
     stopped: Stop = "max_steps"
     parse_failures = 0
     for step in range(limit):
-        decision, failed = await _ask(planner, task, tools, run.history, settings.seed + 10 * step)
+        opening = opening_temperature(settings.seed) if step == 0 else 0.0
+        decision, failed = await _ask(planner, task, tools, run.history, settings.seed + 10 * step, opening)
         parse_failures += failed
         if decision is None:
             stopped = "parse_failures"

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from evoflux.answer import evidence_text
 from evoflux.budget import Budget, Spend
+from evoflux.decoding import opening_temperature
 from evoflux.diagnostics import Diagnostic
 from evoflux.edits import EditContext
 from evoflux.evaluate import evaluate
@@ -247,11 +248,12 @@ class _Search:
     # -- making candidates -------------------------------------------------------------------------
 
     async def seed_population(self, *, first: bool = True) -> None:
-        """Sample `budget.seeds` plans: the first greedy, the others at a higher temperature."""
+        """Sample `budget.seeds` plans: the first at the run's opening temperature (greedy for seed 0,
+        see `decoding`), the others at a higher one."""
         for i in range(self.settings.budget.seeds):
             if (i or not first) and self.stop_reason():
                 break
-            temperature = 0.0 if i == 0 and first else 0.8
+            temperature = opening_temperature(self.settings.seed) if i == 0 and first else 0.8
             seed = i if first else self._next_seed()
 
             def make(sd: int, t: float = temperature) -> PlanResult:
