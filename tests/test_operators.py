@@ -755,7 +755,7 @@ def test_rebind_ref_prefers_a_computed_key_to_one_that_echoes_the_input() -> Non
 
 
 def test_swap_direction_turns_a_backwards_conversion_round() -> None:
-    from evoflux.direction import reversed_pairs, swap_direction
+    from evoflux.direction import misdirected, swap_direction
 
     task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
     backwards = _wf(
@@ -766,8 +766,8 @@ def test_swap_direction_turns_a_backwards_conversion_round() -> None:
         ),
         uses=("n1",),
     )
-    assert [(r.node, r.source, r.target) for r in reversed_pairs(backwards, task)] == [
-        ("n1", "from_unit", "to_unit")
+    assert [(m.node, m.source, m.target, m.kind) for m in misdirected(backwards, task)] == [
+        ("n1", "from_unit", "to_unit", "reversed")
     ]
     fixed = swap_direction(backwards, _ctx(task=task))
     assert fixed is not None
@@ -775,19 +775,49 @@ def test_swap_direction_turns_a_backwards_conversion_round() -> None:
     assert swap_direction(fixed, _ctx(task=task)) is None  # the right way round now
 
 
-def test_reversed_pairs_is_silent_when_the_task_does_not_say_a_direction() -> None:
-    from evoflux.direction import reversed_pairs, says_direction
+def test_misdirected_is_silent_when_the_task_does_not_say_a_direction() -> None:
+    from evoflux.direction import misdirected, says_direction
 
     node = Node(id="n1", tool="fx.convert", args={"amount": 5, "base": "EUR", "target": "USD"})
     # both directions are said: the check cannot be sure, so it stays silent
     there_and_back = "Convert 5 USD to EUR and then EUR to USD again."
-    assert reversed_pairs(_wf(node, uses=("n1",)), there_and_back) == []
-    assert reversed_pairs(_wf(node, uses=("n1",)), "How much is 5 EUR worth?") == []
-    assert reversed_pairs(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.") != []
+    assert misdirected(_wf(node, uses=("n1",)), there_and_back) == []
+    assert misdirected(_wf(node, uses=("n1",)), "How much is 5 EUR worth?") == []
+    assert misdirected(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.") != []
     # references are never judged, and a plural or a couple of words around the connector still count
     ref = Node(id="n2", tool="fx.convert", args={"base": "{{n1.currency}}", "target": "USD"})
-    assert reversed_pairs(_wf(node, ref, uses=("n2",)), "Turn 5 USD into EUR.") == [
-        reversed_pairs(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.")[0]
+    assert misdirected(_wf(node, ref, uses=("n2",)), "Turn 5 USD into EUR.") == [
+        misdirected(_wf(node, uses=("n1",)), "Turn 5 USD into EUR.")[0]
     ]
     assert says_direction("10 kilometers into statute miles", "kilometer", "mile")
     assert not says_direction("10 kilometers, and miles", "kilometer", "mile")
+
+
+def test_move_source_gives_a_step_that_goes_nowhere_the_unit_the_task_writes_after_its_number() -> None:
+    from evoflux.direction import misdirected, move_source
+
+    task = "Take 20 kelvin and 451 fahrenheit, and convert 451 to Celsius."
+    nowhere = _wf(
+        Node(
+            id="n1",
+            tool="units.convert_temperature",
+            args={"value": 451, "from_unit": "celsius", "to_unit": "celsius"},
+        ),
+        uses=("n1",),
+    )
+    [found] = misdirected(nowhere, task)
+    assert found.kind == "stationary" and "computes nothing" in found.message(nowhere.nodes[0].args)
+    moved = move_source(nowhere, _ctx(task=task))
+    assert moved is not None and _args(moved, "n1")["from_unit"] == "fahrenheit"  # written after 451
+    assert misdirected(moved, task) == [] and move_source(moved, _ctx(task=task)) is None
+    # without the number in the task, the first unit the task mentions (other than the target)
+    unanchored = nowhere.model_copy(deep=True)
+    unanchored.nodes[0].args["value"] = 7
+    assert _args(move_source(unanchored, _ctx(task=task)), "n1")["from_unit"] == "kelvin"
+    # a tool without an enum for the source gives the edit nothing to choose from
+    free = _wf(
+        Node(id="n1", tool="time.convert_time", args={"source_timezone": "UTC", "target_timezone": "UTC"})
+    )
+    assert misdirected(free, task) != [] and move_source(free, _ctx(task=task)) is None
+    one_day = _wf(Node(id="n1", tool="cal.events", args={"from_date": "2025-03-01", "to_date": "2025-03-01"}))
+    assert misdirected(one_day, "What is on 2025-03-01?") == []

@@ -12,7 +12,7 @@
    judgement is checked (`verified_coverage`: a part counts only when the value the judge quotes for it
    occurs in the evidence) and discounted for lost intent (`effective_coverage`): by half the share of
    the task's quantities no argument uses, of steps inventing quantities, and of steps that go the
-   other way round from the task.
+   other way round from the task or from a value to itself.
 4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
    stop words, not already in the task) that appear in the executed outputs.
 5. `penalty`, lower is better -- small costs for lost intent and size:
@@ -46,7 +46,7 @@ from evoflux.intent import (
     intent_feedback,
     invented_numbers,
     invented_quantities,
-    reversed_share,
+    misdirected_share,
     unused_quantities,
     unused_task_numbers,
 )
@@ -281,11 +281,12 @@ def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str)
     (a workflow that never passes on the numbers the user gave rarely does what was asked), and by half
     the share of steps that invent quantities (a numeric literal neither in the task nor a trivial
     constant: such a step computes something nobody asked for, whatever a lenient judge says), and by
-    half the share of steps that go the other way round from the task (`direction`)."""
+    half the share of steps that go the other way round from the task or from a value to itself
+    (`direction`)."""
     if coverage is None:
         return 0.0
     unused, invented = unused_quantities(workflow, task), invented_quantities(workflow, task)
-    backwards = reversed_share(workflow, task)
+    backwards = misdirected_share(workflow, task)
     return coverage.score * (1.0 - 0.5 * unused) * (1.0 - 0.5 * invented) * (1.0 - 0.5 * backwards)
 
 

@@ -3,10 +3,11 @@
 Pure functions over the task text and the arguments. A task number no argument uses is a part of the
 task nothing does yet; a number the task never gives (0 and 1 aside; a percentage may appear as a
 fraction) is a step computing something nobody asked for -- or an example the planner copied. A step
-whose source/target arguments go the other way round from the task's words (`direction`) answers a
-different question. The fitness discounts all three (`fitness.effective_coverage`), they travel back as
-feedback (`intent_feedback`), and `quantities.use_task_number` and `direction.swap_direction` repair
-the commonest cases.
+whose source/target arguments go the other way round from the task's words, or from a value to itself
+(`direction`), answers a different question or none. The fitness discounts all three
+(`fitness.effective_coverage`), they travel back as feedback (`intent_feedback`), and
+`quantities.use_task_number`, `direction.swap_direction` and `direction.move_source` repair the
+commonest cases.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from typing import Any
 
 from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.direction import reversed_pairs
+from evoflux.direction import misdirected
 from evoflux.graph import Workflow
 from evoflux.matching import numbers_in, task_numbers
 
@@ -23,7 +24,7 @@ __all__ = [
     "intent_feedback",
     "invented_numbers",
     "invented_quantities",
-    "reversed_share",
+    "misdirected_share",
     "unused_quantities",
     "unused_task_numbers",
 ]
@@ -34,7 +35,7 @@ _TRIVIAL = {0.0, 1.0}
 def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
     uses (a part of the task nothing does yet), each step that uses a number the task does not give, and
-    each step that goes the other way round from the task."""
+    each step that goes the other way round from the task or from a value to itself."""
     out = [
         Diagnostic(
             stage=Stage.ANSWER,
@@ -54,7 +55,7 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
                     hint="take the value from the task or from an earlier step's output",
                 )
             )
-    for found in reversed_pairs(workflow, task):
+    for found in misdirected(workflow, task):
         target = workflow.node(found.node)
         if target is not None:
             out.append(
@@ -62,17 +63,18 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
                     stage=Stage.ANSWER,
                     node=found.node,
                     message=found.message(target.args),
-                    hint=f"swap the values of {found.source} and {found.target}",
+                    hint=found.hint(),
                 )
             )
     return out
 
 
-def reversed_share(workflow: Workflow, task: str) -> float:
-    """The share of nodes whose source/target arguments go the other way round from the task."""
+def misdirected_share(workflow: Workflow, task: str) -> float:
+    """The share of nodes whose source/target arguments go the other way round from the task, or from
+    a value to itself."""
     if not workflow.nodes:
         return 0.0
-    return len({r.node for r in reversed_pairs(workflow, task)}) / len(workflow.nodes)
+    return len({m.node for m in misdirected(workflow, task)}) / len(workflow.nodes)
 
 
 def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:

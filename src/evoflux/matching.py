@@ -21,6 +21,7 @@ __all__ = [
     "enum_values",
     "json_type",
     "key_similarity",
+    "mention",
     "name_similarity",
     "normalize",
     "number_tokens",
@@ -245,7 +246,7 @@ def numbers_in(value: Any) -> list[float]:
     return [n for item in items for n in numbers_in(item)]
 
 
-def _mentions(task: str, value: str) -> int | None:
+def mention(task: str, value: str) -> int | None:
     """Where the task mentions an enum value (exactly or nearly), or None."""
     text, wanted = task.lower(), normalize(value)
     if not wanted:
@@ -273,7 +274,7 @@ def task_value(task: str, name: str, prop: Mapping[str, Any], taken: Sequence[An
         mentioned = sorted(
             (at, v)
             for v in options
-            if isinstance(v, str) and v not in taken and (at := _mentions(task, v)) is not None
+            if isinstance(v, str) and v not in taken and (at := mention(task, v)) is not None
         )
         if not mentioned:
             return None

@@ -48,7 +48,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
-from evoflux.direction import swap_direction
+from evoflux.direction import move_source, swap_direction
 from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, fresh_id, output_paths, path_text
 from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
@@ -134,6 +134,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
     _op("use_task_number", use_task_number, _S.ANSWER),
     _op("swap_direction", swap_direction, _S.ANSWER),
+    _op("move_source", move_source, _S.ANSWER),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
     _op("swap_tool", swap_tool, _S.EXECUTE),
     _op("break_cycle", break_cycle, _S.DEPENDENCY),
