@@ -86,3 +86,89 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(EvofluxError, match=r"evoflux\[ray\]"):
         import_ray()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bench_runs_on_a_cluster_started_apart_and_named_by_address(tmp_path: Path) -> None:
+    """What a cluster user does: `ray start --head` elsewhere (token authentication on, as Ray advises),
+    then `evoflux bench --executor ray --ray-address HOST:PORT` from a shell that holds the token.
+    With the wrong token, a clear error. (Ray reads its auth settings when imported, hence processes.)"""
+    import os
+    import secrets
+    import signal
+    import subprocess
+
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"plans": [GOOD], "coverage": {"score": 1.0}}))
+    tasks = tmp_path / "tasks.jsonl"
+    task = {"id": "sum", "task": "Add 2 and 3.", "servers": ["toy"], "checks": {"numbers": [{"value": 5}]}}
+    tasks.write_text(json.dumps(task) + "\n")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    env.pop("RAY_ADDRESS", None)
+    port = _free_port()
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    start = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
+    # --block: the head lives in this process group, so the test stops exactly the cluster it started
+    head = subprocess.Popen(
+        [*start, "--block"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def bench(out: Path, token: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "evoflux", "bench", "--tasks", str(tasks), "--servers", str(config)]
+        command += ["--methods", "zero-shot", "--seeds", "2", "--planner", f"scripted:{script}"]
+        command += [
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+        ]
+        run_env = {**env, "RAY_AUTH_TOKEN": token}
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, env=run_env)
+
+    try:
+        _wait_for_port(port, seconds=120)
+        done = bench(tmp_path / "out", env["RAY_AUTH_TOKEN"])
+        assert done.returncode == 0, done.stderr[-2000:]
+        rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+        assert sorted(r["seed"] for r in rows) == [0, 1] and all(r["solved"] for r in rows)
+
+        refused = bench(tmp_path / "again", secrets.token_hex(32))  # not the cluster's token
+        assert refused.returncode != 0 and "wants an authentication token" in refused.stderr + refused.stdout
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
+
+
+def _wait_for_port(port: int, seconds: float) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the Ray head did not listen on port {port} within {seconds} s")

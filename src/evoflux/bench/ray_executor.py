@@ -90,7 +90,7 @@ async def run_bench_ray(
     todo = iter(runs)
     connected = ray.is_initialized()
     if not connected:
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None)
+        _connect(ray, address or os.environ.get("RAY_ADDRESS") or None)
     remote = ray.remote(_run_remote).options(num_cpus=cpus_per_run)
     flying: dict[Any, Run] = {}
     try:
@@ -120,3 +120,22 @@ async def run_bench_ray(
         if not connected:
             ray.shutdown()
     return read_rows(results)
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    """`ray.init`, with the two ways it commonly fails on a cluster turned into clear errors."""
+    try:
+        ray.init(address=address)
+    except (ConnectionError, RuntimeError) as e:
+        where = address or "a new local instance"
+        chain = " ".join(str(x) for x in (e, e.__cause__, e.__context__) if x is not None)
+        if "authentication" in chain.lower() or "auth_token" in chain.lower():
+            raise EvofluxError(
+                f"the Ray cluster at {where} wants an authentication token: set RAY_AUTH_MODE=token and "
+                "give this process the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                "~/.ray/auth_token, the file `ray start` read on the head node)"
+            ) from e
+        raise EvofluxError(
+            f"cannot connect to Ray at {where} ({e}): start the cluster with `ray start --head` and "
+            "pass its GCS address, HOST:PORT, as --ray-address (or RAY_ADDRESS)"
+        ) from e
