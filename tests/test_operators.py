@@ -755,7 +755,7 @@ def test_rebind_ref_prefers_a_computed_key_to_one_that_echoes_the_input() -> Non
 
 
 def test_swap_direction_turns_a_backwards_conversion_round() -> None:
-    from evoflux.direction import misdirected, swap_direction
+    from evoflux.endpoints import misdirected, swap_direction
 
     task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
     backwards = _wf(
@@ -776,7 +776,7 @@ def test_swap_direction_turns_a_backwards_conversion_round() -> None:
 
 
 def test_misdirected_is_silent_when_the_task_does_not_say_a_direction() -> None:
-    from evoflux.direction import misdirected, says_direction
+    from evoflux.endpoints import misdirected, says_direction
 
     node = Node(id="n1", tool="fx.convert", args={"amount": 5, "base": "EUR", "target": "USD"})
     # both directions are said: the check cannot be sure, so it stays silent
@@ -794,7 +794,7 @@ def test_misdirected_is_silent_when_the_task_does_not_say_a_direction() -> None:
 
 
 def test_move_source_gives_a_step_that_goes_nowhere_the_unit_the_task_writes_after_its_number() -> None:
-    from evoflux.direction import misdirected, move_source
+    from evoflux.endpoints import misdirected, move_source
 
     task = "Take 20 kelvin and 451 fahrenheit, and convert 451 to Celsius."
     nowhere = _wf(
@@ -821,3 +821,56 @@ def test_move_source_gives_a_step_that_goes_nowhere_the_unit_the_task_writes_aft
     assert misdirected(free, task) != [] and move_source(free, _ctx(task=task)) is None
     one_day = _wf(Node(id="n1", tool="cal.events", args={"from_date": "2025-03-01", "to_date": "2025-03-01"}))
     assert misdirected(one_day, "What is on 2025-03-01?") == []
+
+
+LENGTHS = ["meter", "kilometer", "mile", "foot"]
+
+
+def _length_catalog() -> dict[str, ToolSpec]:
+    length = _tool(
+        "units.convert_length",
+        "Convert a length between units",
+        {
+            "type": "object",
+            "properties": {
+                "value": {"type": "number"},
+                "from_unit": {"type": "string", "enum": LENGTHS},
+                "to_unit": {"type": "string", "enum": LENGTHS},
+            },
+            "required": ["value", "from_unit", "to_unit"],
+        },
+    )
+    return {**CATALOG, length.name: length}
+
+
+def test_retool_endpoints_moves_a_step_the_task_never_talks_about_to_the_tool_that_fits() -> None:
+    from evoflux.endpoints import misdirected, retool_endpoints
+
+    task = "A runner finishes a 26.2 mile marathon. Convert the distance to kilometers."
+    wrong_tool = _wf(
+        Node(
+            id="n1",
+            tool="units.convert_temperature",
+            args={"value": 26.2, "from_unit": "celsius", "to_unit": "fahrenheit"},
+        ),
+        uses=("n1",),
+    )
+    [found] = misdirected(wrong_tool, task)
+    assert found.kind == "unrelated" and "neither of which" in found.message(wrong_tool.nodes[0].args)
+    ctx = EditContext(catalog=_length_catalog(), rng=random.Random(0), task=task)
+    fixed = retool_endpoints(wrong_tool, ctx)
+    assert fixed is not None and fixed.nodes[0].tool == "units.convert_length"
+    assert _args(fixed, "n1") == {"value": 26.2, "from_unit": "mile", "to_unit": "kilometer"}
+    assert misdirected(fixed, task) == [] and retool_endpoints(fixed, ctx) is None
+    # nothing in the catalog holds what the task mentions: no edit
+    assert retool_endpoints(wrong_tool, _ctx(task=task)) is None
+
+
+def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> None:
+    from evoflux.endpoints import mentions, misdirected
+
+    assert mentions("What is 72 F in C?", "fahrenheit") and mentions("What is 72 F in C?", "celsius")
+    assert mentions("Run 10 km", "kilometer") and mentions("Drive at 60 mph", "miles per hour")
+    assert not mentions("Run 10 km", "fahrenheit")
+    node = Node(id="n1", tool="u.t", args={"value": 72, "from_unit": "fahrenheit", "to_unit": "celsius"})
+    assert misdirected(_wf(node), "What is 72 F in C?") == []

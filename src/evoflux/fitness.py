@@ -12,7 +12,7 @@
    judgement is checked (`verified_coverage`: a part counts only when the value the judge quotes for it
    occurs in the evidence) and discounted for lost intent (`effective_coverage`): by half the share of
    the task's quantities no argument uses, of steps inventing quantities, and of steps that go the
-   other way round from the task or from a value to itself.
+   other way round from the task, from a value to itself, or between values the task never mentions.
 4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
    stop words, not already in the task) that appear in the executed outputs.
 5. `penalty`, lower is better -- small costs for lost intent and size:
@@ -281,8 +281,8 @@ def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str)
     (a workflow that never passes on the numbers the user gave rarely does what was asked), and by half
     the share of steps that invent quantities (a numeric literal neither in the task nor a trivial
     constant: such a step computes something nobody asked for, whatever a lenient judge says), and by
-    half the share of steps that go the other way round from the task or from a value to itself
-    (`direction`)."""
+    half the share of steps whose source and target go the other way round from the task, from a
+    value to itself, or between values the task never mentions (`endpoints`)."""
     if coverage is None:
         return 0.0
     unused, invented = unused_quantities(workflow, task), invented_quantities(workflow, task)

@@ -3,10 +3,10 @@
 Pure functions over the task text and the arguments. A task number no argument uses is a part of the
 task nothing does yet; a number the task never gives (0 and 1 aside; a percentage may appear as a
 fraction) is a step computing something nobody asked for -- or an example the planner copied. A step
-whose source/target arguments go the other way round from the task's words, or from a value to itself
-(`direction`), answers a different question or none. The fitness discounts all three
-(`fitness.effective_coverage`), they travel back as feedback (`intent_feedback`), and
-`quantities.use_task_number`, `direction.swap_direction` and `direction.move_source` repair the
+whose source/target arguments go the other way round from the task's words, from a value to itself,
+or between values the task never mentions (`endpoints`) answers a different question or none. The
+fitness discounts all three (`fitness.effective_coverage`), they travel back as feedback
+(`intent_feedback`), and `quantities.use_task_number` and the edits of `endpoints` repair the
 commonest cases.
 """
 
@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.direction import misdirected
+from evoflux.endpoints import misdirected
 from evoflux.graph import Workflow
 from evoflux.matching import numbers_in, task_numbers
 
@@ -35,7 +35,7 @@ _TRIVIAL = {0.0, 1.0}
 def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
     uses (a part of the task nothing does yet), each step that uses a number the task does not give, and
-    each step that goes the other way round from the task or from a value to itself."""
+    each step whose source and target go the other way round from the task, nowhere, or elsewhere."""
     out = [
         Diagnostic(
             stage=Stage.ANSWER,
@@ -70,8 +70,8 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
 
 
 def misdirected_share(workflow: Workflow, task: str) -> float:
-    """The share of nodes whose source/target arguments go the other way round from the task, or from
-    a value to itself."""
+    """The share of nodes whose source/target arguments go the other way round from the task, from a
+    value to itself, or between values the task never mentions."""
     if not workflow.nodes:
         return 0.0
     return len({m.node for m in misdirected(workflow, task)}) / len(workflow.nodes)

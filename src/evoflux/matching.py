@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 
 __all__ = [
     "NO_VALUE",
+    "abbreviates",
     "coerce",
     "enum_values",
     "json_type",
@@ -64,7 +65,8 @@ def normalize(name: str) -> str:
     return " ".join(re.split(r"[^a-z0-9]+", _CAMEL.sub(" ", name).lower())).strip()
 
 
-def _abbreviates(short: str, long: str) -> bool:
+def abbreviates(short: str, long: str) -> bool:
+    """`km` abbreviates `kilometer`, `mph` `milesperhour`: same first letter, the rest in order."""
     if not short or short[0] != long[0] or len(short) >= len(long):
         return False
     rest = iter(long)
@@ -76,11 +78,11 @@ def _abbreviation_score(short: str, long: str) -> float:
     short_words, long_words = normalize(short).split(), normalize(long).split()
     if not short_words or not long_words:
         return 0.0
-    if len(short_words) == 1 and _abbreviates(short_words[0], "".join(long_words)):
+    if len(short_words) == 1 and abbreviates(short_words[0], "".join(long_words)):
         return 0.6 + 0.3 * (1 if len(long_words) == 1 else 0.5)
     matched, start = 0, 0
     for word in short_words:
-        hit = next((i for i in range(start, len(long_words)) if _abbreviates(word, long_words[i])), None)
+        hit = next((i for i in range(start, len(long_words)) if abbreviates(word, long_words[i])), None)
         if hit is None:
             return 0.0
         matched, start = matched + 1, hit + 1
@@ -276,6 +278,7 @@ def task_value(task: str, name: str, prop: Mapping[str, Any], taken: Sequence[An
             for v in options
             if isinstance(v, str) and v not in taken and (at := mention(task, v)) is not None
         )
+        mentioned = [(at, v) for at, v in mentioned if not _inside_longer(at, v, mentioned)]
         if not mentioned:
             return None
         return mentioned[-1][1] if words & {"to", "target", "dest", "destination"} else mentioned[0][1]
@@ -287,6 +290,15 @@ def task_value(task: str, name: str, prop: Mapping[str, Any], taken: Sequence[An
     if "string" not in types and types:
         return None
     return _string_from_task(task, words, prop, taken)
+
+
+def _inside_longer(at: int, value: str, mentioned: Sequence[tuple[int, Any]]) -> bool:
+    """Whether this mention is part of a longer value's mention (`meter` inside `kilometers`)."""
+    short = normalize(value)
+    return any(
+        len(normalize(other)) > len(short) and short in normalize(other) and there <= at < there + len(other)
+        for there, other in mentioned
+    )
 
 
 def _string_from_task(

@@ -48,8 +48,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from evoflux.diagnostics import Diagnostic, Stage, earliest_stage
-from evoflux.direction import move_source, swap_direction
 from evoflux.edits import EditContext, EditFn, blamed_nodes, descendants, fresh_id, output_paths, path_text
+from evoflux.endpoints import move_source, retool_endpoints, swap_direction
 from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
@@ -135,6 +135,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("use_task_number", use_task_number, _S.ANSWER),
     _op("swap_direction", swap_direction, _S.ANSWER),
     _op("move_source", move_source, _S.ANSWER),
+    _op("retool_endpoints", retool_endpoints, _S.ANSWER),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
     _op("swap_tool", swap_tool, _S.EXECUTE),
     _op("break_cycle", break_cycle, _S.DEPENDENCY),
