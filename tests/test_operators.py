@@ -874,3 +874,24 @@ def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> Non
     assert not mentions("Run 10 km", "fahrenheit")
     node = Node(id="n1", tool="u.t", args={"value": 72, "from_unit": "fahrenheit", "to_unit": "celsius"})
     assert misdirected(_wf(node), "What is 72 F in C?") == []
+
+
+def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds() -> None:
+    from evoflux.restructure import values_fit
+
+    task = "Convert 26.2 miles to kilometers."
+    wrong = _wf(
+        Node(
+            id="n1",
+            tool="units.convert_temperature",
+            args={"value": 26.2, "from_unit": "mile", "to_unit": "kilometer"},
+        ),
+        uses=("n1",),
+    )
+    catalog = _length_catalog()
+    assert values_fit(wrong.nodes[0].args, catalog["units.convert_length"].input_schema) == 1.0
+    assert values_fit(wrong.nodes[0].args, catalog["units.convert_temperature"].input_schema) == 1 / 3
+    diagnostics = [_diag(Stage.SCHEMA, "n1", "from_unit", "'mile' is not one of ['celsius', ...]")]
+    ctx = EditContext(catalog=catalog, rng=random.Random(0), diagnostics=diagnostics, task=task)
+    fixed = _apply("swap_tool", wrong, ctx)
+    assert fixed.nodes[0].tool == "units.convert_length" and _args(fixed, "n1") == wrong.nodes[0].args

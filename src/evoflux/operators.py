@@ -16,8 +16,14 @@ input. Rule-based operators (the name is what run stores and ablation logs recor
 - `narrow_ref` (execute, schema): a reference to a whole executed output, or to a key it lacks -> its best
   scalar field (`"3 * {{n1}}"` -> `"3 * {{n1.converted_value}}"`);
 - `insert_producer` (schema, execute): add a node producing a required input that nobody provides;
+- `use_task_number` (answer): a number the task never gave -> the task's number no step uses;
+- `swap_direction`, `move_source`, `retool_endpoints` (answer): a source/target pair that goes the
+  other way round from the task, from a value to itself, or between values the task never mentions
+  -> swapped, a source the task mentions, the tool whose enums hold what the task mentions
+  (`endpoints`);
 - `delete_node` (execute, answer; weight 0.5): delete a blamed or unused node, clean up references to it;
-- `swap_tool` (execute): a failing tool -> a tool with a similar schema, arguments mapped by name;
+- `swap_tool` (execute, schema): a failing tool -> a tool with a similar schema that accepts the
+  node's values, arguments mapped by name;
 - `break_cycle` (dependency): cut one reference of a cycle;
 - `reorder_nodes` (dependency): list nodes in dependency order.
 
@@ -137,7 +143,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("move_source", move_source, _S.ANSWER),
     _op("retool_endpoints", retool_endpoints, _S.ANSWER),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
-    _op("swap_tool", swap_tool, _S.EXECUTE),
+    _op("swap_tool", swap_tool, _S.EXECUTE, _S.SCHEMA),
     _op("break_cycle", break_cycle, _S.DEPENDENCY),
     _op("reorder_nodes", reorder_nodes, _S.DEPENDENCY),
 )

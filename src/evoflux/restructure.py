@@ -17,6 +17,7 @@ from evoflux.edits import (
     cut_refs,
     descendants,
     fresh_id,
+    is_ref_value,
     node_of,
     path_text,
     pick_site,
@@ -25,10 +26,14 @@ from evoflux.edits import (
 from evoflux.graph import CycleError, Node, Workflow, find_refs
 from evoflux.matching import (
     NO_VALUE,
+    enum_values,
     key_similarity,
     name_similarity,
+    normalize,
+    prop_types,
     properties,
     required,
+    type_fits,
     word_overlap,
     words,
 )
@@ -160,8 +165,9 @@ def delete_node(workflow: Workflow, ctx: EditContext) -> Workflow | None:
 
 
 def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
-    """Replace the tool of a failing node with the catalog tool whose schema is most alike (Jaccard of
-    property names, 0.6, and name similarity, 0.4), mapping arguments by name."""
+    """Replace the tool of a failing node with the catalog tool most alike: Jaccard of property names
+    (0.45), name similarity (0.25), and the share of the node's literal values the tool accepts (0.3;
+    an enum value of another tool says which tool was meant), mapping arguments by name."""
     ids = {n.id for n in workflow.nodes}
     failing = blamed_nodes(d for d in ctx.diagnostics if d.stage in (Stage.EXECUTE, Stage.SCHEMA))
     target = pick_site([n for n in failing if n in ids], ctx, [Stage.EXECUTE])
@@ -178,7 +184,8 @@ def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         props = set(properties(spec.input_schema))
         union = old_props | props
         jaccard = len(old_props & props) / len(union) if union else 1.0
-        ranked.append((0.6 * jaccard + 0.4 * name_similarity(old_name, spec.tool), spec))
+        fit = values_fit(node.args, spec.input_schema)
+        ranked.append((0.45 * jaccard + 0.25 * name_similarity(old_name, spec.tool) + 0.3 * fit, spec))
     ranked.sort(key=lambda item: (-item[0], item[1].name))
     if not ranked or ranked[0][0] < SWAP_THRESHOLD:
         return None
@@ -188,6 +195,23 @@ def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     swapped.tool = spec.name
     swapped.args = _map_args(swapped.args, spec.input_schema)
     return work
+
+
+def values_fit(args: dict[str, Any], schema: Mapping[str, Any]) -> float:
+    """The share of the literal arguments (mapped by name) that the schema accepts: an enum member
+    (compared as normalized words) or a value of a declared type; 0 when there are none."""
+    props = properties(schema)
+    literal = {k: v for k, v in _map_args(args, schema).items() if not is_ref_value(v)}
+    if not literal:
+        return 0.0
+    fits = 0
+    for key, value in literal.items():
+        options = enum_values(props.get(key, {}))
+        if options is not None:
+            fits += any(normalize(str(o)) == normalize(str(value)) for o in options)
+        else:
+            fits += type_fits(value, prop_types(props.get(key, {})))
+    return fits / len(literal)
 
 
 def _map_args(args: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
