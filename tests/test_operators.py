@@ -895,3 +895,63 @@ def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds()
     ctx = EditContext(catalog=catalog, rng=random.Random(0), diagnostics=diagnostics, task=task)
     fixed = _apply("swap_tool", wrong, ctx)
     assert fixed.nodes[0].tool == "units.convert_length" and _args(fixed, "n1") == wrong.nodes[0].args
+
+
+ENTITIES = _tool(
+    "memory.create_entities",
+    "Create entities in the knowledge graph",
+    {
+        "type": "object",
+        "properties": {
+            "entities": {
+                "type": "array",
+                "items": {"$ref": "#/$defs/entity"},
+            }
+        },
+        "required": ["entities"],
+        "$defs": {
+            "entity": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "entityType": {"type": "string"},
+                    "observations": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["name", "entityType", "observations"],
+                "additionalProperties": False,
+            }
+        },
+    },
+)
+
+
+def test_fix_nested_args_repairs_objects_inside_a_list_argument() -> None:
+    from evoflux.nested import fix_nested_args
+
+    wrong = _wf(
+        Node(
+            id="n1",
+            tool="memory.create_entities",
+            args={
+                "entities": [
+                    {"name": "Reykjavik", "type": "city", "observations": [{"content": "population 139000"}]},
+                    {"name": "Kestrel", "entity_type": "project", "observation": "codename", "colour": "red"},
+                ]
+            },
+        ),
+        uses=("n1",),
+    )
+    catalog = {**CATALOG, ENTITIES.name: ENTITIES}
+    diagnostics = [_diag(Stage.SCHEMA, "n1", "args.entities[0]", "'entityType' is a required property")]
+    ctx = EditContext(catalog=catalog, rng=random.Random(0), diagnostics=diagnostics)
+    fixed = fix_nested_args(wrong, ctx)
+    assert fixed is not None
+    assert _args(fixed, "n1") == {
+        "entities": [
+            {"name": "Reykjavik", "entityType": "city", "observations": ["population 139000"]},
+            {"name": "Kestrel", "entityType": "project", "observations": ["codename"]},
+        ]
+    }
+    assert fix_nested_args(fixed, ctx) is None  # nothing left to repair
+    validator = Draft202012Validator(ENTITIES.input_schema)
+    assert list(validator.iter_errors(_args(fixed, "n1"))) == []

@@ -11,6 +11,8 @@ input. Rule-based operators (the name is what run stores and ablation logs recor
 - `drop_unknown_arg` (schema): drop arguments the schema does not declare;
 - `add_required_arg` (schema): a missing required argument <- default, upstream key, task, enum;
 - `fix_args` (schema): all the argument repairs above, on one node;
+- `fix_nested_args` (schema): rename, drop and coerce inside objects nested in the arguments
+  (`[{"name": .., "type": ..}]` -> `[{"name": .., "entityType": ..}]`);
 - `rebind_ref` (dependency, execute, answer): a broken reference -> an existing node or executed key
   (`n1.time` -> `n1.datetime`);
 - `narrow_ref` (execute, schema): a reference to a whole executed output, or to a key it lacks -> its best
@@ -60,6 +62,7 @@ from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, Workflow, find_refs
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
+from evoflux.nested import fix_nested_args
 from evoflux.quantities import use_task_number
 from evoflux.repairs import (
     add_required_arg,
@@ -135,6 +138,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("drop_unknown_arg", drop_unknown_arg, _S.SCHEMA),
     _op("add_required_arg", add_required_arg, _S.SCHEMA),
     _op("fix_args", fix_args, _S.SCHEMA),
+    _op("fix_nested_args", fix_nested_args, _S.SCHEMA),
     _op("rebind_ref", rebind_ref, _S.DEPENDENCY, _S.EXECUTE, _S.ANSWER),
     _op("narrow_ref", narrow_ref, _S.EXECUTE, _S.SCHEMA),
     _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
