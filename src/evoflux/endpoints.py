@@ -29,7 +29,8 @@ from typing import Any, Literal
 from evoflux.diagnostics import Stage
 from evoflux.edits import EditContext
 from evoflux.graph import Node, Workflow
-from evoflux.matching import abbreviates, enum_values, mention, normalize, numbers_in, properties, task_value
+from evoflux.matching import abbreviates, enum_values, normalize, properties
+from evoflux.tasktext import mention, numbers_in, task_value
 
 __all__ = [
     "Misdirected",

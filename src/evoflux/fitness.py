@@ -50,7 +50,7 @@ from evoflux.intent import (
     unused_quantities,
     unused_task_numbers,
 )
-from evoflux.matching import number_tokens
+from evoflux.tasktext import number_tokens
 from evoflux.trace import Trace
 
 __all__ = [

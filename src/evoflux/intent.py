@@ -18,7 +18,7 @@ from typing import Any
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.endpoints import misdirected
 from evoflux.graph import Workflow
-from evoflux.matching import numbers_in, task_numbers
+from evoflux.tasktext import numbers_in, task_numbers
 
 __all__ = [
     "intent_feedback",

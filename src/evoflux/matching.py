@@ -1,13 +1,11 @@
 """Matching helpers for the edit operators and the fitness: how alike two names are, what a JSON
-schema admits and how to make a value fit it, and which quantities and words of the task text
-could fill an argument.
+schema admits and how to make a value fit it. Reading values out of the task text is `tasktext`.
 
 Pure functions of strings and JSON; nothing here knows about workflows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -22,19 +20,14 @@ __all__ = [
     "enum_values",
     "json_type",
     "key_similarity",
-    "mention",
     "name_similarity",
     "normalize",
-    "number_tokens",
-    "numbers_in",
     "prop_types",
     "properties",
     "required",
     "resolve_schema",
     "same_json",
     "snap",
-    "task_numbers",
-    "task_value",
     "type_fits",
     "word_overlap",
     "words",
@@ -209,123 +202,8 @@ def type_fits(value: Any, types: set[str]) -> bool:
     return not types or kind in types or (kind == "integer" and "number" in types)
 
 
-# -- the task text -----------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
-_IANA = re.compile(r"\b(?:[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|UTC|GMT)\b")
-_CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
-_EXPRESSION = re.compile(r"[-(\d][\d\s.+\-*/^%()]*[+\-*/^%][\d\s.+\-*/^%()]*[\d)]")
-_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'")
-
-
-def _numbers(text: str) -> list[int | float]:
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    found: list[int | float] = []
-    for match in _NUMBER.findall(text):
-        found.append(float(match) if "." in match else int(match))
-    return found
-
-
-def number_tokens(text: str) -> list[str]:
-    """Every unsigned decimal in a text, as written (`2025-01-01T14:30` gives 2025, 01, 01, 14, 30)."""
-    return re.findall(r"\d+(?:\.\d+)?", re.sub(r"(?<=\d),(?=\d{3}\b)", "", text))
-
-
-def task_numbers(task: str) -> list[int | float]:
-    """The quantities in the task, in order (`1,234` read as 1234)."""
-    return _numbers(task)
-
-
-def numbers_in(value: Any) -> list[float]:
-    """Every number inside a JSON value, including the ones written inside strings."""
-    if isinstance(value, bool) or value is None:
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, str):
-        return [float(n) for n in _numbers(value)]
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    return [n for item in items for n in numbers_in(item)]
-
-
-def mention(task: str, value: str) -> int | None:
-    """Where the task mentions an enum value (exactly or nearly), or None."""
-    text, wanted = task.lower(), normalize(value)
-    if not wanted:
-        return None
-    exact = re.search(rf"\b{re.escape(wanted)}\b", text) or re.search(
-        rf"\b{re.escape(value.lower())}\b", text
-    )
-    if exact:
-        return exact.start()
-    alignment = fuzz.partial_ratio_alignment(wanted, text)
-    return alignment.dest_start if alignment is not None and alignment.score >= 85 else None
-
-
-def task_value(task: str, name: str, prop: Mapping[str, Any], taken: Sequence[Any]) -> Any | None:
-    """A value for argument `name` read from the task, when one of the property's type shows up there.
-
-    `taken` holds values already used (by sibling arguments): they are skipped so `from_unit` and
-    `to_unit` get different units. For an enum the first mention goes to a `from`/`source` argument
-    and the last to a `to`/`target` one.
-    """
-    types = prop_types(prop)
-    options = enum_values(prop)
-    words = set(normalize(name).split())
-    if options is not None:
-        mentioned = sorted(
-            (at, v)
-            for v in options
-            if isinstance(v, str) and v not in taken and (at := mention(task, v)) is not None
-        )
-        mentioned = [(at, v) for at, v in mentioned if not _inside_longer(at, v, mentioned)]
-        if not mentioned:
-            return None
-        return mentioned[-1][1] if words & {"to", "target", "dest", "destination"} else mentioned[0][1]
-    if types & {"integer", "number"}:
-        numbers = [n for n in task_numbers(task) if n not in taken]
-        if "number" not in types:
-            numbers = [n for n in numbers if isinstance(n, int)]
-        return numbers[0] if numbers else None
-    if "string" not in types and types:
-        return None
-    return _string_from_task(task, words, prop, taken)
-
-
-def _inside_longer(at: int, value: str, mentioned: Sequence[tuple[int, Any]]) -> bool:
-    """Whether this mention is part of a longer value's mention (`meter` inside `kilometers`)."""
-    short = normalize(value)
-    return any(
-        len(normalize(other)) > len(short) and short in normalize(other) and there <= at < there + len(other)
-        for there, other in mentioned
-    )
-
-
-def _string_from_task(
-    task: str, words: set[str], prop: Mapping[str, Any], taken: Sequence[Any]
-) -> str | None:
-    patterns: list[re.Pattern[str]] = []
-    pattern = prop.get("pattern")
-    if isinstance(pattern, str):
-        with contextlib.suppress(re.error):
-            patterns.append(re.compile(pattern.strip("^$")))
-    described = f"{' '.join(words)} {prop.get('description', '')}".lower()
-    if words & {"timezone", "tz", "zone"} or "timezone" in described:
-        patterns.append(_IANA)
-    if words & {"time", "clock"} or "hh:mm" in described:
-        patterns.append(_CLOCK)
-    if words & {"expression", "expr", "formula", "equation"}:
-        patterns.append(_EXPRESSION)
-    patterns.append(_QUOTED)
-    for regex in patterns:
-        for match in regex.finditer(task):
-            text = next((g for g in match.groups() if g), match.group(0)).strip()
-            if text and text not in taken:
-                return text
-    return None
-
-
 # -- values against a schema ----------------------------------------------------------------------
+
 
 _INT = re.compile(r"^\s*-?\d+\s*$")
 _FLOAT = re.compile(r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")

@@ -33,17 +33,16 @@ from evoflux.matching import (
     enum_values,
     key_similarity,
     name_similarity,
-    numbers_in,
     prop_types,
     properties,
     required,
     same_json,
     snap,
-    task_value,
     type_fits,
     word_overlap,
     words,
 )
+from evoflux.tasktext import numbers_in, task_value
 from evoflux.tools import ToolSpec
 
 __all__ = [
