@@ -16,7 +16,7 @@ from evoflux.diagnostics import Stage
 from evoflux.errors import ServerStartError
 from evoflux.evaluate import evaluate
 from evoflux.graph import Workflow
-from evoflux.planners.planner import render_catalog
+from evoflux.planners.prompting import render_catalog
 from evoflux.tools import ToolResult, ToolSpec, output_value
 from evoflux.trace import NodeRun, Trace
 

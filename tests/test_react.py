@@ -18,7 +18,7 @@ from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings, run_method
 from evoflux.models import MODELS, cache_dir
 from evoflux.planners.lm import Completion, Usage
-from evoflux.planners.planner import react_messages, react_schema
+from evoflux.planners.prompting import react_messages, react_schema
 from evoflux.planners.scripted import ScriptedPlanner
 from evoflux.react import max_steps, react
 from evoflux.result import RunResult
@@ -161,7 +161,7 @@ async def test_react_is_registered_and_needs_a_planner_with_react_steps(catalog:
 
 
 def test_the_step_prompt_replays_the_history_and_the_schema_offers_call_or_answer() -> None:
-    from evoflux.planners.planner import ReactTurn
+    from evoflux.planners.prompting import ReactTurn
     from evoflux.tools import ToolSpec
 
     tools = [ToolSpec(name="toy.add", server="toy", tool="add")]

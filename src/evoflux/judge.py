@@ -16,7 +16,7 @@ from typing import Any
 from evoflux.fitness import Coverage
 from evoflux.parse import extract_json
 from evoflux.planners.lm import LanguageModel, Message, Usage
-from evoflux.planners.planner import prompt
+from evoflux.planners.prompting import prompt
 
 __all__ = ["DIMENSIONS", "WEIGHTS", "DimensionJudge"]
 

@@ -2,7 +2,7 @@
 
 At each step the model sees the task, the visible tools and the history of its earlier steps (the call,
 then the output truncated to `OBSERVATION_CHARS`, or the error) and replies with ONE JSON object, decoded
-under `planners.planner.react_schema`: a call `{"tool", "args"}` or `{"final_answer"}`. A call is checked
+under `planners.prompting.react_schema`: a call `{"tool", "args"}` or `{"final_answer"}`. A call is checked
 against the tool's input schema before it is sent; a rejected call, like a failed one, becomes the
 observation of that step rather than an error of the run. A reply that does not parse (or was cut at
 max_tokens) is asked again, up to `PARSE_RETRIES` times at a higher temperature, each a model call.
@@ -36,7 +36,7 @@ from evoflux.errors import EvofluxError
 from evoflux.execute import Event, tool_failure
 from evoflux.graph import Answer, Node, Workflow
 from evoflux.planners.lm import Completion, Usage
-from evoflux.planners.planner import ReactTurn
+from evoflux.planners.prompting import ReactTurn
 from evoflux.result import RunResult, RunUsage, workflow_json
 from evoflux.tools import ToolCaller, ToolSpec, output_value
 from evoflux.trace import NodeRun, Trace

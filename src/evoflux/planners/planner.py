@@ -1,16 +1,12 @@
 """The planner: prompts + a compact language model -> workflows, repairs, redesigns, answers, verdicts.
 
-The catalog sits in a fixed system-prompt prefix so a backend's prefix (KV) cache is reused across every
-call of a run. Plans are decoded under a JSON Schema whose tool names are an enum of the catalog, so a
-model with constrained decoding cannot invent a tool. Prompts are package data (`prompts/*.md`).
+What it says to the model and the schemas it decodes under are in `prompting`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -20,21 +16,19 @@ from evoflux.fitness import Coverage, verified_coverage
 from evoflux.graph import Workflow
 from evoflux.parse import extract_json, parse_workflow
 from evoflux.planners.lm import Completion, LanguageModel, Message, Usage
+from evoflux.planners.prompting import (
+    ReactTurn,
+    fill,
+    plan_schema,
+    prompt,
+    react_messages,
+    react_schema,
+    render_catalog,
+    step_schema,
+)
 from evoflux.tools import ToolSpec
 
-__all__ = [
-    "LMPlanner",
-    "PlanResult",
-    "Planner",
-    "ReactTurn",
-    "plan_schema",
-    "prompt",
-    "react_messages",
-    "react_schema",
-    "render_catalog",
-]
-
-MAX_NODES = 8
+__all__ = ["LMPlanner", "PlanResult", "Planner"]
 
 
 class PlanResult(BaseModel):
@@ -97,135 +91,6 @@ class Planner(Protocol):
         ...
 
 
-@cache
-def prompt(name: str) -> str:
-    """A prompt template from the package data."""
-    return resources.files("evoflux.planners").joinpath(f"prompts/{name}.md").read_text(encoding="utf-8")
-
-
-def _fill(name: str, **values: str) -> str:
-    text = prompt(name)
-    for key, value in values.items():
-        text = text.replace(f"<<{key}>>", value)
-    return text
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def render_catalog(tools: Sequence[ToolSpec], *, desc_chars: int = 200, param_chars: int = 90) -> str:
-    """The catalog as compact text: one tool per line, its parameters indented below."""
-    lines = []
-    for spec in tools:
-        # the description is the server's text: one quoted, escaped, bounded value, never prompt lines
-        lines.append(f"- {spec.name}: {json.dumps(_short(spec.description, desc_chars), ensure_ascii=False)}")
-        returns = _output_fields(spec.output_schema)
-        if returns:
-            lines.append(f"    returns: {returns}")
-        props = spec.input_schema.get("properties", {})
-        required = set(spec.input_schema.get("required", []))
-        if not isinstance(props, dict):
-            continue
-        for pname, pschema in list(props.items())[:12]:
-            pschema = pschema if isinstance(pschema, dict) else {}
-            kind = pschema.get("type", "any")
-            if "enum" in pschema:
-                kind = "one of " + ", ".join(json.dumps(v) for v in pschema["enum"][:10])
-            flag = "required" if pname in required else "optional"
-            desc = _short(str(pschema.get("description", "")), param_chars)
-            lines.append(f"    {pname} ({kind}, {flag}){': ' + desc if desc else ''}")
-    return "\n".join(lines)
-
-
-def _output_fields(schema: dict[str, Any] | None) -> str:
-    """The top-level fields an outputSchema promises, as `{a, b, c}`; '' when it promises none."""
-    props = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(props, dict) or not props:
-        return ""
-    return "{" + ", ".join(list(map(str, props))[:10]) + "}"
-
-
-def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[str, Any]:
-    """The JSON Schema plans are decoded under: tool names constrained to the catalog."""
-    node = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^n[0-9]{1,2}$"},
-            # what the step does, in words, written before the tool is chosen: a small model that has
-            # just written "compute 90% of n1" picks a tool that computes, not another converter
-            "why": {"type": "string", "maxLength": 160},
-            "tool": {"enum": list(tool_names)},
-            "args": {"type": "object"},
-        },
-        "required": ["id", "why", "tool", "args"],
-        "additionalProperties": False,
-    }
-    answer = {
-        "type": "object",
-        "properties": {
-            "uses": {"type": "array", "items": {"type": "string", "pattern": "^n[0-9]{1,2}$"}, "maxItems": 8},
-            "template": {"type": "string", "maxLength": 400},
-        },
-        "required": ["uses", "template"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "nodes": {"type": "array", "items": node, "minItems": 1, "maxItems": max_nodes},
-            "answer": answer,
-        },
-        "required": ["nodes", "answer"],
-        "additionalProperties": False,
-    }
-
-
-class ReactTurn(BaseModel):
-    """One earlier step of a ReAct run as the model sees it: the call it made and what came back."""
-
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    observation: str = Field(default="", description="The output (truncated), or why the call failed.")
-    failed: bool = Field(default=False, description="The call was rejected before sending, or failed.")
-
-
-def react_schema(tool_names: Sequence[str]) -> dict[str, Any]:
-    """The JSON Schema a ReAct step is decoded under: one call of a listed tool, or the final answer."""
-    call = {
-        "type": "object",
-        "properties": {"tool": {"enum": list(tool_names)}, "args": {"type": "object"}},
-        "required": ["tool", "args"],
-        "additionalProperties": False,
-    }
-    final = {
-        "type": "object",
-        "properties": {"final_answer": {"type": "string", "maxLength": 1000}},
-        "required": ["final_answer"],
-        "additionalProperties": False,
-    }
-    return {"anyOf": [call, final]}
-
-
-def react_messages(task: str, tools: Sequence[ToolSpec], history: Sequence[ReactTurn]) -> list[Message]:
-    """The chat of a ReAct step: the catalog (a fixed prefix), the task, then one assistant call and one
-    observation per earlier step, so each step's prompt extends the previous one's (prefix-cache reuse)."""
-    messages = [
-        Message(role="system", content=_fill("react", catalog=render_catalog(tools))),
-        Message(role="user", content=f"Task: {task}"),
-    ]
-    for turn in history:
-        call = json.dumps({"tool": turn.tool, "args": turn.args}, ensure_ascii=False, default=str)
-        messages.append(Message(role="assistant", content=call))
-        if turn.failed:
-            text = f"Error: {turn.observation}\nFix the call or use another tool."
-        else:
-            text = f"Observation: {turn.observation}"
-        messages.append(Message(role="user", content=text))
-    return messages
-
-
 _JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -269,7 +134,7 @@ class LMPlanner:
         """The rules and the catalog; the worked example comes last, so that prompts with and without it
         share their prefix (and its cache), and it is left out of one-step rewrites, where a small model
         tends to copy it instead of doing the task."""
-        text = _fill("plan", catalog=render_catalog(tools))
+        text = fill("plan", catalog=render_catalog(tools))
         return Message(
             role="system", content=f"{text.rstrip()}\n\n{prompt('plan_example')}" if example else text
         )
@@ -308,7 +173,7 @@ class LMPlanner:
         *,
         seed: int = 0,
     ) -> PlanResult:
-        user = _fill(
+        user = fill(
             "repair",
             task=task,
             workflow=_workflow_json(workflow),
@@ -318,7 +183,7 @@ class LMPlanner:
         return self._plan_call(tools, user, seed, 0.3 if seed else 0.0)
 
     def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
-        return self._plan_call(tools, _fill("redesign", task=task, summary=summary), seed, 0.8)
+        return self._plan_call(tools, fill("redesign", task=task, summary=summary), seed, 0.8)
 
     def rewrite_node(
         self,
@@ -335,12 +200,12 @@ class LMPlanner:
                 self._system(tools, example=False),
                 Message(
                     role="user",
-                    content=_fill(
+                    content=fill(
                         "rewrite", task=task, workflow=context, node=node_id, diagnostics="", outputs=""
                     ),
                 ),
             ],
-            schema=_step_schema(tools, purpose),
+            schema=step_schema(tools, purpose),
             max_tokens=300,
             temperature=0.5,
             seed=seed,
@@ -384,7 +249,7 @@ class LMPlanner:
             [
                 Message(
                     role="user",
-                    content=_fill("answer", task=task, evidence=evidence, draft=draft or "(none)"),
+                    content=fill("answer", task=task, evidence=evidence, draft=draft or "(none)"),
                 )
             ],
             max_tokens=self.max_answer_tokens,
@@ -396,7 +261,7 @@ class LMPlanner:
         """The model splits the task into parts and quotes, per part, the output value that answers it;
         the score counts only quotes that really occur in the evidence (`fitness.verified_coverage`)."""
         completion = self._complete(
-            [Message(role="user", content=_fill("judge", task=task, evidence=evidence, answer=answer))],
+            [Message(role="user", content=fill("judge", task=task, evidence=evidence, answer=answer))],
             schema=_JUDGE_SCHEMA,
             max_tokens=300,
         )
@@ -406,15 +271,6 @@ class LMPlanner:
         except (ValueError, KeyError, TypeError):
             return None
         return verified_coverage(parts, evidence, task) if parts else None
-
-
-def _step_schema(tools: Sequence[ToolSpec], purpose: str) -> dict[str, Any]:
-    """One node of `plan_schema`; with a purpose, its `why` is fixed to it, so the tool and the arguments
-    are chosen for that part of the task (a small model left to write its own purpose drifts off it)."""
-    node: dict[str, Any] = plan_schema([t.name for t in tools])["properties"]["nodes"]["items"]
-    if purpose:
-        node = {**node, "properties": {**node["properties"], "why": {"const": purpose[:160]}}}
-    return node
 
 
 def _workflow_json(workflow: Workflow) -> str:

@@ -21,7 +21,8 @@ from evoflux.fitness import Coverage
 from evoflux.graph import Workflow
 from evoflux.parse import extract_json, parse_workflow
 from evoflux.planners.lm import Completion, Usage
-from evoflux.planners.planner import PlanResult, ReactTurn
+from evoflux.planners.planner import PlanResult
+from evoflux.planners.prompting import ReactTurn
 from evoflux.tools import ToolSpec
 
 __all__ = ["Script", "ScriptedPlanner"]
