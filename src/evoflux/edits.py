@@ -1,7 +1,7 @@
 """What every edit operator shares: the edit context, blame, and reading and rewriting references.
 
-Everything here is a pure function of data. Operators (`operators.py`, `repairs.py`, `restructure.py`)
-build on these pieces and on `matching.py`; nothing here imports them.
+Everything here is a pure function of data. Operators (`operators.py`, `repairs.py`, `rebinding.py`,
+`restructure.py`, ...) build on these pieces and on `matching.py`; nothing here imports them.
 """
 
 from __future__ import annotations

@@ -64,13 +64,13 @@ from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.narrowing import narrow_ref
 from evoflux.nested import fix_nested_args
 from evoflux.quantities import use_task_number
+from evoflux.rebinding import rebind_ref
 from evoflux.repairs import (
     add_required_arg,
     closest_tools,
     coerce_arg,
     drop_unknown_arg,
     fix_args,
-    rebind_ref,
     rename_arg,
     resolve_tool,
     snap_enum,
