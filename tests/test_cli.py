@@ -154,3 +154,5 @@ def test_bench_runs_jobs_at_once_with_a_scripted_planner(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["task_id"] for r in rows) == ["a", "b"] and all(r["solved"] for r in rows)
+    counted = sorted(line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("["))
+    assert counted == ["[1/2", "[2/2"] and "seed 0: solved in " in done.stdout  # progress in a log

@@ -306,8 +306,12 @@ def bench(
                 if row["solved"]
                 else ("feasible" if row["feasible"] else "failed")
             )
-            bar.console.print(f"{row['task_id']} {row['method']} seed {row['seed']}: {mark}", highlight=False)
             bar.advance(job)
+            done = int(bar.tasks[0].completed)
+            wall = (row.get("usage") or {}).get("wall_s")
+            took = f" in {wall:.0f} s" if isinstance(wall, int | float) else ""
+            line = f"[{done}/{todo}] {row['task_id']} {row['method']} seed {row['seed']}: {mark}{took}"
+            bar.console.print(line, highlight=False)
 
         async def main() -> list[dict[str, Any]]:
             if make is None:
