@@ -872,6 +872,7 @@ def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> Non
     assert mentions("What is 72 F in C?", "fahrenheit") and mentions("What is 72 F in C?", "celsius")
     assert mentions("Run 10 km", "kilometer") and mentions("Drive at 60 mph", "miles per hour")
     assert not mentions("Run 10 km", "fahrenheit")
+    assert mentions("9 am in London", "Europe/London") and not mentions("9 am in London", "Asia/Tokyo")
     node = Node(id="n1", tool="u.t", args={"value": 72, "from_unit": "fahrenheit", "to_unit": "celsius"})
     assert misdirected(_wf(node), "What is 72 F in C?") == []
 
