@@ -13,8 +13,9 @@ values -- never a tool's name or meaning. A pair of literal string arguments who
   check is meant to be sure);
 - **stationary** when both ends hold the same value, one without digits (a unit, a currency, a zone;
   a one-day date range `from 2025-03-01 to 2025-03-01` is a fair request and is left alone);
-- **unrelated** when the task mentions neither end: not as written, nor any of its words of four
-  letters or more (a plural allowed), nor by a short word of the task that abbreviates it (`km`, `F`).
+- **unrelated** when the task mentions neither end: not as written (a plural allowed; a path-like
+  value by its last segment, `London` for `Europe/London`), nor by a short word of the task that
+  abbreviates it (`km`, `F`, `mph`).
 
 `misdirected` feeds the fitness discount and the feedback (`intent`); `swap_direction`, `move_source`
 and `retool_endpoints` are the structured edits that repair them.
@@ -108,14 +109,12 @@ def says_direction(task: str, first: str, second: str) -> bool:
 
 
 def mentions(task: str, value: str) -> bool:
-    """Whether the task names `value`: as written, or one of its words of four letters or more (a
-    plural allowed: `London` for `Europe/London`), or by a short word abbreviating it (`km`)."""
-    pattern = _word_pattern(value)
-    if pattern is None or re.search(pattern, task, re.IGNORECASE):
-        return True  # a value too short to judge counts as mentioned: the check stays sure
-    long_words = [w for w in normalize(value).split() if len(w) >= 4]
-    if any(re.search(rf"\b{re.escape(w)}(?:s|es)?\b", task, re.IGNORECASE) for w in long_words):
-        return True
+    """Whether the task names `value`: as written (a plural allowed), a path-like value by its last
+    segment (`London` for `Europe/London`), or by a short word of the task abbreviating it (`km`)."""
+    for form in dict.fromkeys([value, value.rsplit("/", 1)[-1]]):
+        pattern = _word_pattern(form)
+        if pattern is None or re.search(pattern, task, re.IGNORECASE):
+            return True  # a value too short to judge counts as mentioned: the check stays sure
     joined = normalize(value).replace(" ", "")
     short = {w for w in re.findall(r"[a-z]+", task.lower()) if len(w) <= 4} - _FUNCTION_WORDS
     return any(w == joined or abbreviates(w, joined) for w in short)
