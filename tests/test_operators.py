@@ -390,7 +390,10 @@ def test_delete_node_removes_references_and_answer_uses() -> None:
     assert [n.id for n in fixed.nodes] == ["n2", "n3"]
     assert _args(fixed, "n2") == {"expression": " now"}
     assert _args(fixed, "n3") == {"target_timezone": "UTC"}
-    assert fixed.answer.uses == ["n3"] and fixed.answer.template == "At : {{n3.time}}"
+    assert fixed.answer.uses == ["n3"]
+    assert fixed.answer.template == ""  # not "At : {{n3.time}}": a sentence with a hole where n1 was
+    kept = _apply("delete_node", workflow, _ctx([_diag(Stage.EXECUTE, "n2")]))
+    assert kept.answer.template == "At {{n1.datetime}}: {{n3.time}}"  # n2 was not quoted
 
 
 def test_delete_node_without_blame_removes_an_unused_node() -> None:

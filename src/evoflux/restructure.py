@@ -132,14 +132,17 @@ def insert_producer(workflow: Workflow, ctx: EditContext) -> Workflow | None:
 
 
 def without_node(workflow: Workflow, node_id: str) -> Workflow:
-    """A copy without the node; references to it are removed from arguments, `answer.uses` and the
-    answer template."""
+    """A copy without the node; references to it are removed from arguments and `answer.uses`. An
+    answer template that quoted it is dropped whole (the answer is then written from the outputs): cut
+    out, its placeholder would leave a sentence with a hole where the value was ("the pace is
+    minutes per kilometer")."""
     work = workflow.model_copy(deep=True)
     work.nodes = [n for n in work.nodes if n.id != node_id]
     for node in work.nodes:
         node.args = cut_refs(node.args, {node_id}) or {}
     work.answer.uses = [u for u in work.answer.uses if u != node_id]
-    work.answer.template = cut_refs(work.answer.template, {node_id}) or ""
+    if any(ref.node == node_id for _, ref in find_refs(work.answer.template)):
+        work.answer.template = ""
     return work
 
 
