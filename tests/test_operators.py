@@ -13,16 +13,14 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.graph import Answer, Node, Workflow
+from evoflux.model_edits import model_guided, node_context, splice
 from evoflux.operators import (
     OPERATORS_BY_NAME,
     RULE_OPERATORS,
     EditContext,
     applicable_operators,
     blamed_nodes,
-    model_guided,
     mutate,
-    node_context,
-    splice,
 )
 from evoflux.tools import ToolSpec
 from evoflux.trace import NodeRun, Trace
@@ -698,7 +696,7 @@ def test_snap_enum_leaves_a_value_with_no_close_option() -> None:
 
 
 def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() -> None:
-    from evoflux.operators import model_append
+    from evoflux.model_edits import model_append
 
     ran = _wf(
         Node(id="n1", tool="units.convert_temperature", args={"value": 25, "from_unit": "C", "to_unit": "F"}),

@@ -3,7 +3,7 @@
 The loop (`evolve`) is meant to be read on one screen; the paper's five mechanisms appear in it by name:
 
 1. **structured edits** -- `operators.mutate` (several rule-based edits: exploration) or one model-guided
-   local edit (`operators.model_guided`, or `model_append` for a part no step provides: exploitation),
+   local edit (`model_edits.model_guided`, or `model_append` for a part no step provides: exploitation),
    aimed at the nodes the diagnostics blame;
 2. **execution feedback** -- every candidate is validated and, when valid, executed against the live
    servers (`evaluate`); its diagnostics, outputs and the coverage verdict feed fitness and the next edit.
@@ -42,7 +42,8 @@ from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
 from evoflux.intent import intent_feedback
 from evoflux.meta import failure_summary
-from evoflux.operators import missing_parts, model_append, model_guided, mutate
+from evoflux.model_edits import missing_parts, model_append, model_guided
+from evoflux.operators import mutate
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
 from evoflux.tools import ToolCaller, ToolSpec
