@@ -957,3 +957,21 @@ def test_fix_nested_args_repairs_objects_inside_a_list_argument() -> None:
     assert fix_nested_args(fixed, ctx) is None  # nothing left to repair
     validator = Draft202012Validator(ENTITIES.input_schema)
     assert list(validator.iter_errors(_args(fixed, "n1"))) == []
+
+
+def test_prompts_show_executed_values_and_mark_fields_that_echo_the_input() -> None:
+    from evoflux.model_edits import append_context, shown_outputs
+
+    output = {"original_value": 26.2, "original_unit": "mile", "converted_value": 42.16, "note": {"a": 1}}
+    trace = Trace(runs={"n1": NodeRun(node="n1", tool="units.convert_length", status="ok", output=output)})
+    node = Node(id="n1", tool="units.convert_length", args={"value": 26.2, "from_unit": "mile"})
+    ctx = _ctx([_diag(Stage.ANSWER, None, message="the answer does not cover: pace")], trace=trace, task="t")
+    shown = shown_outputs(node, ctx)
+    assert "n1.original_value=26.2 (its input)" in shown and '"mile" (its input)' in shown
+    assert (
+        "n1.converted_value=42.16," in shown and "(its input)" not in shown.split("converted_value")[1][:12]
+    )
+    assert "n1.note" in shown and "n1.note=" not in shown  # objects are named, not printed
+    unrun = Node(id="n2", tool="calc.calculate", args={"expression": "1"})
+    assert "=" not in shown_outputs(unrun, ctx)  # nothing ran: paths only
+    assert "n1.converted_value=42.16" in append_context(_wf(node, uses=("n1",)), ctx, [])

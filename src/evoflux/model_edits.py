@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from evoflux.diagnostics import Stage
 from evoflux.edits import EditContext, blamed_nodes, descendants, fresh_id, output_paths, path_text
 from evoflux.fitness import NOT_COVERED
-from evoflux.graph import NODE_ID, Node, Workflow, find_refs
+from evoflux.graph import NODE_ID, Node, RefError, Workflow, find_refs, resolve_path
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.operators import Operator
 from evoflux.repairs import closest_tools
@@ -93,8 +93,7 @@ def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tool
     downstream = descendants(workflow, node_id) | {node_id}
     upstream = [n for n in workflow.nodes if n.id not in downstream]
     for other in upstream:
-        paths = [path_text(other.id, p) for p in output_paths(other, ctx)][:8]
-        lines.append(f"- {other.id} ({other.tool}): {', '.join(paths)}")
+        lines.append(f"- {other.id} ({other.tool}): {shown_outputs(other, ctx)}")
     users = [
         f"{n.id} at {where}" for n in workflow.nodes for where, r in find_refs(n.args) if r.node == node_id
     ]
@@ -200,14 +199,56 @@ def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]
     return spread_by_server(ranked, k)
 
 
+def shown_outputs(node: Node, ctx: EditContext, limit: int = 8) -> str:
+    """A node's output paths for a prompt: with their values once it has run (`n1.converted_value=
+    37.78`), and a field that only repeats one of the node's own arguments marked as such, so that a
+    small model takes the result and not its input back."""
+    output = ctx.outputs().get(node.id, _UNRUN)
+    given = {json.dumps(v, default=str) for v in _scalars(node.args)}
+    shown = []
+    for path in output_paths(node, ctx)[:limit]:
+        text = path_text(node.id, path)
+        if output is not _UNRUN and path:
+            try:
+                value = resolve_path(output, path)
+            except RefError:
+                value = _UNRUN
+            if value is not _UNRUN and not isinstance(value, dict | list):
+                rendered = json.dumps(value, ensure_ascii=False, default=str)
+                echo = " (its input)" if rendered in given or _as_number(value) in _numbers(node.args) else ""
+                text = f"{text}={rendered[:40]}{echo}"
+        shown.append(text)
+    return ", ".join(shown)
+
+
+_UNRUN = object()
+
+
+def _scalars(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _scalars(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _scalars(v)]
+    return [value]
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _numbers(args: Any) -> set[float]:
+    return {n for v in _scalars(args) if (n := _as_number(v)) is not None}
+
+
 def append_context(workflow: Workflow, ctx: EditContext, related: Sequence[ToolSpec]) -> str:
     """What the model sees to add one step: the task, the steps and their outputs, what is missing,
     and the tools it may use."""
     lines = [f"Task: {ctx.task}", "", "Steps so far (they ran; reference their outputs):"]
     for node in workflow.nodes:
-        paths = [path_text(node.id, p) for p in output_paths(node, ctx)][:8]
         args = json.dumps(node.args, ensure_ascii=False, default=str)[:200]
-        lines.append(f"- {node.id} = {node.tool}({args}); outputs: {', '.join(paths)}")
+        lines.append(f"- {node.id} = {node.tool}({args}); outputs: {shown_outputs(node, ctx)}")
     missing = missing_parts(ctx)
     lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
     lines += ["", "Tools that may provide it:", *(f"- {_signature(s)}" for s in related)]
