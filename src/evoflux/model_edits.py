@@ -27,6 +27,7 @@ from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, RefError, Workflow, find_refs, resolve_path
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.operators import Operator
+from evoflux.rebinding import echoes_input
 from evoflux.repairs import closest_tools
 from evoflux.retrieval import rank_tools, spread_by_server
 from evoflux.tools import ToolSpec
@@ -201,10 +202,9 @@ def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]
 
 def shown_outputs(node: Node, ctx: EditContext, limit: int = 8) -> str:
     """A node's output paths for a prompt: with their values once it has run (`n1.converted_value=
-    37.78`), and a field that only repeats one of the node's own arguments marked as such, so that a
-    small model takes the result and not its input back."""
+    37.78`), and a field that only repeats one of the node's own arguments marked as such
+    (`echoes_input`), so that a small model takes the result and not its input back."""
     output = ctx.outputs().get(node.id, _UNRUN)
-    given = {json.dumps(v, default=str) for v in _scalars(node.args)}
     shown = []
     for path in output_paths(node, ctx)[:limit]:
         text = path_text(node.id, path)
@@ -214,32 +214,13 @@ def shown_outputs(node: Node, ctx: EditContext, limit: int = 8) -> str:
             except RefError:
                 value = _UNRUN
             if value is not _UNRUN and not isinstance(value, dict | list):
-                rendered = json.dumps(value, ensure_ascii=False, default=str)
-                echo = " (its input)" if rendered in given or _as_number(value) in _numbers(node.args) else ""
-                text = f"{text}={rendered[:40]}{echo}"
+                echo = " (its input)" if echoes_input(node, path, ctx) else ""
+                text = f"{text}={json.dumps(value, ensure_ascii=False, default=str)[:40]}{echo}"
         shown.append(text)
     return ", ".join(shown)
 
 
 _UNRUN = object()
-
-
-def _scalars(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _scalars(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _scalars(v)]
-    return [value]
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _numbers(args: Any) -> set[float]:
-    return {n for v in _scalars(args) if (n := _as_number(v)) is not None}
 
 
 def append_context(workflow: Workflow, ctx: EditContext, related: Sequence[ToolSpec]) -> str:

@@ -27,7 +27,7 @@ from evoflux.edits import (
 from evoflux.graph import Node, Ref, RefError, Workflow, find_refs, resolve_path
 from evoflux.matching import key_similarity, name_similarity, properties
 
-__all__ = ["REBIND_THRESHOLD", "rebind_ref"]
+__all__ = ["REBIND_THRESHOLD", "echoes_input", "rebind_ref"]
 
 REBIND_THRESHOLD = 0.5
 _ROOT_ALIASES = ("result", "output", "outputs", "results")
@@ -67,13 +67,13 @@ def _rebind(ref: Ref, workflow: Workflow, allowed: Sequence[Node], ctx: EditCont
                 by_key = 0.5 if last is None else 0.3
             else:
                 by_key = key_similarity(last, keys[-1]) if last and keys else 0.2
-            score = 0.7 * by_key + 0.3 * by_id - (0.1 if _echoes_input(cand, path, ctx) else 0.0)
+            score = 0.7 * by_key + 0.3 * by_id - (0.1 if echoes_input(cand, path, ctx) else 0.0)
             if score >= REBIND_THRESHOLD and (best is None or score > best[0]):
                 best = (score, path_text(cand.id, path))
     return best[1] if best else None
 
 
-def _echoes_input(node: Node, path: Sequence[str | int], ctx: EditContext) -> bool:
+def echoes_input(node: Node, path: Sequence[str | int], ctx: EditContext) -> bool:
     """Whether the executed output at `path` only repeats one of the node's own arguments (an
     `original_value` next to a `converted_value`): a later step rarely wants its input back."""
     output = ctx.outputs().get(node.id)
