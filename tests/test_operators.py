@@ -44,6 +44,18 @@ def _str(description: str = "") -> dict[str, Any]:
     return {"type": "string", "description": description}
 
 
+def _converter(name: str, description: str, units: list[str]) -> ToolSpec:
+    """A unit converter: a value, and a source and a target unit from one enum."""
+    unit = {"type": "string", "enum": units}
+    schema = {
+        "type": "object",
+        "properties": {"value": {"type": "number"}, "from_unit": unit, "to_unit": unit},
+        "required": ["value", "from_unit", "to_unit"],
+        "additionalProperties": False,
+    }
+    return _tool(name, description, schema)
+
+
 UNITS = ["celsius", "fahrenheit", "kelvin"]
 CATALOG = {
     spec.name: spec
@@ -80,20 +92,7 @@ CATALOG = {
             "Evaluate an arithmetic expression",
             {"type": "object", "properties": {"expression": _str()}, "required": ["expression"]},
         ),
-        _tool(
-            "units.convert_temperature",
-            "Convert a temperature between units",
-            {
-                "type": "object",
-                "properties": {
-                    "value": {"type": "number"},
-                    "from_unit": {"type": "string", "enum": UNITS},
-                    "to_unit": {"type": "string", "enum": UNITS},
-                },
-                "required": ["value", "from_unit", "to_unit"],
-                "additionalProperties": False,
-            },
-        ),
+        _converter("units.convert_temperature", "Convert a temperature between units", UNITS),
         _tool(
             "web.search",
             "Search the web",
@@ -755,18 +754,17 @@ def test_rebind_ref_prefers_a_computed_key_to_one_that_echoes_the_input() -> Non
     assert _args(_apply("rebind_ref", workflow, ctx), "n2") == {"expression": "2 * {{n1.converted_value}}"}
 
 
+def _conversion(value: float, source: str, target: str) -> Workflow:
+    """One temperature conversion step, answered from: the shape the endpoint tests vary."""
+    args = {"value": value, "from_unit": source, "to_unit": target}
+    return _wf(Node(id="n1", tool="units.convert_temperature", args=args), uses=("n1",))
+
+
 def test_swap_direction_turns_a_backwards_conversion_round() -> None:
     from evoflux.endpoints import misdirected, swap_direction
 
     task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
-    backwards = _wf(
-        Node(
-            id="n1",
-            tool="units.convert_temperature",
-            args={"value": 100, "from_unit": "celsius", "to_unit": "fahrenheit"},
-        ),
-        uses=("n1",),
-    )
+    backwards = _conversion(100, "celsius", "fahrenheit")
     assert [(m.node, m.source, m.target, m.kind) for m in misdirected(backwards, task)] == [
         ("n1", "from_unit", "to_unit", "reversed")
     ]
@@ -798,14 +796,7 @@ def test_move_source_gives_a_step_that_goes_nowhere_the_unit_the_task_writes_aft
     from evoflux.endpoints import misdirected, move_source
 
     task = "Take 20 kelvin and 451 fahrenheit, and convert 451 to Celsius."
-    nowhere = _wf(
-        Node(
-            id="n1",
-            tool="units.convert_temperature",
-            args={"value": 451, "from_unit": "celsius", "to_unit": "celsius"},
-        ),
-        uses=("n1",),
-    )
+    nowhere = _conversion(451, "celsius", "celsius")
     [found] = misdirected(nowhere, task)
     assert found.kind == "stationary" and "computes nothing" in found.message(nowhere.nodes[0].args)
     moved = move_source(nowhere, _ctx(task=task))
@@ -828,19 +819,7 @@ LENGTHS = ["meter", "kilometer", "mile", "foot"]
 
 
 def _length_catalog() -> dict[str, ToolSpec]:
-    length = _tool(
-        "units.convert_length",
-        "Convert a length between units",
-        {
-            "type": "object",
-            "properties": {
-                "value": {"type": "number"},
-                "from_unit": {"type": "string", "enum": LENGTHS},
-                "to_unit": {"type": "string", "enum": LENGTHS},
-            },
-            "required": ["value", "from_unit", "to_unit"],
-        },
-    )
+    length = _converter("units.convert_length", "Convert a length between units", LENGTHS)
     return {**CATALOG, length.name: length}
 
 
@@ -848,14 +827,7 @@ def test_retool_endpoints_moves_a_step_the_task_never_talks_about_to_the_tool_th
     from evoflux.endpoints import misdirected, retool_endpoints
 
     task = "A runner finishes a 26.2 mile marathon. Convert the distance to kilometers."
-    wrong_tool = _wf(
-        Node(
-            id="n1",
-            tool="units.convert_temperature",
-            args={"value": 26.2, "from_unit": "celsius", "to_unit": "fahrenheit"},
-        ),
-        uses=("n1",),
-    )
+    wrong_tool = _conversion(26.2, "celsius", "fahrenheit")
     [found] = misdirected(wrong_tool, task)
     assert found.kind == "unrelated" and "neither of which" in found.message(wrong_tool.nodes[0].args)
     ctx = EditContext(catalog=_length_catalog(), rng=random.Random(0), task=task)
@@ -882,14 +854,7 @@ def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds()
     from evoflux.restructure import values_fit
 
     task = "Convert 26.2 miles to kilometers."
-    wrong = _wf(
-        Node(
-            id="n1",
-            tool="units.convert_temperature",
-            args={"value": 26.2, "from_unit": "mile", "to_unit": "kilometer"},
-        ),
-        uses=("n1",),
-    )
+    wrong = _conversion(26.2, "mile", "kilometer")
     catalog = _length_catalog()
     assert values_fit(wrong.nodes[0].args, catalog["units.convert_length"].input_schema) == 1.0
     assert values_fit(wrong.nodes[0].args, catalog["units.convert_temperature"].input_schema) == 1 / 3
