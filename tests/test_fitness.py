@@ -315,3 +315,15 @@ def test_a_part_the_task_never_mentions_is_left_out() -> None:
         [("32 psi in kilopascals", "220.63"), ("population of Oslo", "")], evidence, task
     )
     assert verdict.score == 1.0 and verdict.missing == []
+
+
+def test_a_number_only_a_step_going_nowhere_takes_is_unused() -> None:
+    from evoflux.fitness import unused_task_numbers
+
+    task = "Convert 32 psi to kilopascals."
+    idle = Workflow.model_validate(
+        {"nodes": [{"id": "n1", "tool": "u.p", "args": {"value": 32, "from_unit": "kPa", "to_unit": "kPa"}}]}
+    )
+    assert unused_task_numbers(idle, task) == [32.0]
+    idle.nodes[0].args["from_unit"] = "psi"
+    assert unused_task_numbers(idle, task) == []

@@ -78,8 +78,11 @@ def misdirected_share(workflow: Workflow, task: str) -> float:
 
 
 def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:
-    """The task's numbers (each once, in order) that no argument uses, as written or as a fraction."""
-    used = {round(n, 9) for node in workflow.nodes for n in numbers_in(node.args)}
+    """The task's numbers (each once, in order) that no argument uses, as written or as a fraction. A
+    step from a value to itself (`endpoints`: kilopascal to kilopascal) does nothing with its number,
+    so a number only such a step takes counts as unused."""
+    idle = {m.node for m in misdirected(workflow, task) if m.kind == "stationary"}
+    used = {round(n, 9) for node in workflow.nodes if node.id not in idle for n in numbers_in(node.args)}
     return [
         float(q)
         for q in dict.fromkeys(task_numbers(task))
