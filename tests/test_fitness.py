@@ -238,7 +238,8 @@ def test_steps_that_invent_quantities_discount_coverage() -> None:
     assert invented_quantities(right, task) == 0.0 and invented_quantities(wrong, task) == 0.5
     full = Coverage(score=1.0)
     assert effective_coverage(full, right, task) == 1.0
-    assert effective_coverage(full, wrong, task) == pytest.approx(0.75 * 0.75)  # 2 unused, n2 invents
+    # 2 unused, n2 invents, and nothing takes n1's output though the task multiplies it (`chains`)
+    assert effective_coverage(full, wrong, task) == pytest.approx(0.75 * 0.75 * 0.5)
 
 
 def test_intent_feedback_names_unused_task_numbers_and_invented_ones() -> None:
@@ -327,3 +328,31 @@ def test_a_number_only_a_step_going_nowhere_takes_is_unused() -> None:
     assert unused_task_numbers(idle, task) == [32.0]
     idle.nodes[0].args["from_unit"] = "psi"
     assert unused_task_numbers(idle, task) == []
+
+
+def test_a_flat_workflow_for_a_task_that_computes_on_earlier_results_is_discounted_and_told() -> None:
+    from evoflux.chains import chain_gap, computation_clauses
+    from evoflux.fitness import NOT_COVERED, Coverage, effective_coverage, intent_feedback
+
+    task = (
+        "A backup of 1.5 terabytes must go onto 4.7 gigabyte DVDs. Convert the backup size to gigabytes, "
+        "then work out how many whole DVDs are needed (round up)."
+    )
+    assert computation_clauses(task) == ["work out how many whole DVDs are needed (round up)"]
+    convert = {
+        "id": "n1",
+        "tool": "u.c",
+        "args": {"value": 1.5, "from_unit": "terabyte", "to_unit": "gigabyte"},
+    }
+    flat = Workflow.model_validate({"nodes": [convert]})
+    assert chain_gap(flat, task) == "work out how many whole DVDs are needed (round up)"
+    assert effective_coverage(Coverage(score=1.0), flat, task) == 0.5 * 0.75  # flat; and 4.7 unused
+    messages = [d.message for d in intent_feedback(flat, task) if d.node is None]
+    assert f"{NOT_COVERED}work out how many whole DVDs are needed (round up)" in messages
+    divide = {"id": "n2", "tool": "m.e", "args": {"expression": "ceil({{n1.converted_value}} / 4.7)"}}
+    chained = Workflow.model_validate({"nodes": [convert, divide]})
+    assert chain_gap(chained, task) is None and effective_coverage(Coverage(score=1.0), chained, task) == 1.0
+    # a sequence without arithmetic is not a chain: reading a file back needs its path, not the write
+    assert computation_clauses("Write 'hi' to notes.txt, then read the file back.") == []
+    assert computation_clauses("Create the entity, then add the observation 'owner is Priya' to it.") == []
+    assert computation_clauses("Convert 98.6 F to Celsius, then add 1.5 to it") == ["add 1.5 to it"]

@@ -7,7 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, field_serializer, field_validator
 
-__all__ = ["Diagnostic", "Stage", "earliest_stage", "render"]
+__all__ = ["NOT_COVERED", "Diagnostic", "Stage", "earliest_stage", "render"]
+
+NOT_COVERED = "the answer does not cover: "
+"""How the message of a missing part of the task begins (a coverage verdict's, or a chain check's)."""
 
 
 class Stage(IntEnum):

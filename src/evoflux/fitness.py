@@ -12,7 +12,8 @@
    judgement is checked (`verified_coverage`: a part counts only when the value the judge quotes for it
    occurs in the evidence) and discounted for lost intent (`effective_coverage`): by half the share of
    the task's quantities no argument uses, of steps inventing quantities, and of steps that go the
-   other way round from the task, from a value to itself, or between values the task never mentions.
+   other way round from the task, from a value to itself, or between values the task never mentions;
+   and by half when the task asks for arithmetic on earlier results and no step takes any (`chains`).
 4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
    stop words, not already in the task) that appear in the executed outputs.
 5. `penalty`, lower is better -- small costs for lost intent and size:
@@ -40,7 +41,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.chains import chain_gap
+from evoflux.diagnostics import NOT_COVERED, Diagnostic, Stage
 from evoflux.graph import Workflow, find_refs
 from evoflux.intent import (
     intent_feedback,
@@ -71,8 +73,6 @@ __all__ = [
     "verified_coverage",
 ]
 
-NOT_COVERED = "the answer does not cover: "
-"""How a coverage verdict's missing part begins, as feedback."""
 ANSWERED = len(Stage)
 """`Fitness.reached` of a workflow that ran through and answered (one past `Stage.ANSWER`)."""
 PENALTY_WEIGHTS = {"unused_quantities": 0.4, "unused_outputs": 0.3, "dropped_steps": 0.2, "size": 0.1}
@@ -282,12 +282,20 @@ def effective_coverage(coverage: Coverage | None, workflow: Workflow, task: str)
     the share of steps that invent quantities (a numeric literal neither in the task nor a trivial
     constant: such a step computes something nobody asked for, whatever a lenient judge says), and by
     half the share of steps whose source and target go the other way round from the task, from a
-    value to itself, or between values the task never mentions (`endpoints`)."""
+    value to itself, or between values the task never mentions (`endpoints`), and by half when the task
+    asks for arithmetic on earlier results and no step takes another's output (`chains`)."""
     if coverage is None:
         return 0.0
     unused, invented = unused_quantities(workflow, task), invented_quantities(workflow, task)
     backwards = misdirected_share(workflow, task)
-    return coverage.score * (1.0 - 0.5 * unused) * (1.0 - 0.5 * invented) * (1.0 - 0.5 * backwards)
+    flat = 0.5 if chain_gap(workflow, task) else 0.0
+    return (
+        coverage.score
+        * (1.0 - 0.5 * unused)
+        * (1.0 - 0.5 * invented)
+        * (1.0 - 0.5 * backwards)
+        * (1.0 - flat)
+    )
 
 
 def _tokens(text: str) -> set[str]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evoflux.diagnostics import Diagnostic, Stage
+from evoflux.chains import chain_gap
+from evoflux.diagnostics import NOT_COVERED, Diagnostic, Stage
 from evoflux.endpoints import misdirected
 from evoflux.graph import Workflow
 from evoflux.tasktext import numbers_in, task_numbers
@@ -55,6 +56,15 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
                     hint="take the value from the task or from an earlier step's output",
                 )
             )
+    clause = chain_gap(workflow, task)
+    if clause is not None:  # after the verdict's parts: the step insertion writes it (`step_purpose`)
+        out.append(
+            Diagnostic(
+                stage=Stage.ANSWER,
+                message=f"{NOT_COVERED}{clause}",
+                hint="add a step that takes the earlier steps' outputs as input and does this",
+            )
+        )
     for found in misdirected(workflow, task):
         target = workflow.node(found.node)
         if target is not None:

@@ -21,9 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evoflux.diagnostics import Stage
+from evoflux.diagnostics import NOT_COVERED, Stage
 from evoflux.edits import EditContext, blamed_nodes, descendants, fresh_id, output_paths, path_text
-from evoflux.fitness import NOT_COVERED
 from evoflux.graph import NODE_ID, Node, RefError, Workflow, find_refs, resolve_path
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.operators import Operator
