@@ -5,13 +5,14 @@ developing), a per-task table, summary.json and the plots. Runs no model and no 
         --seen s01,s02,s03,s04,c01,c02,c03,c04,c05,c06,c07,c08
 
 Only tasks that every listed method ran are counted, so a partly finished run compares like with like.
+`--methods` and `--seeds` report on a part of a larger run (say seed 0 of two methods while the
+four-method comparison is still going); the per-task table shows the first seed of each method.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def _per_task(rows: list[dict[str, Any]], methods: list[str], seen: set[str]) ->
     head = f"| task | {' | '.join(methods)} | {last} model calls | {last} wall s | {last}: why not solved |"
     lines = [head, "|" + "---|" * (len(methods) + 4)]
     by_task: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: -int(r["seed"])):  # the first seed wins
         by_task.setdefault(r["task_id"], {})[r["method"]] = r
     for task, runs in by_task.items():
         cells = []
@@ -66,8 +67,14 @@ def main() -> None:
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seen", default="", help="Comma-separated task ids seen while developing.")
+    parser.add_argument("--methods", default="", help="Comma-separated methods (default: all in the file).")
+    parser.add_argument("--seeds", default="", help="Comma-separated seeds (default: all in the file).")
     args = parser.parse_args()
     rows = read_rows(args.results)
+    if args.methods:
+        rows = [r for r in rows if r["method"] in args.methods.split(",")]
+    if args.seeds:
+        rows = [r for r in rows if str(r["seed"]) in args.seeds.split(",")]
     methods = list(dict.fromkeys(r["method"] for r in rows))
     rows = _complete(rows, methods)
     seen = {s for s in args.seen.split(",") if s}
@@ -89,8 +96,8 @@ def main() -> None:
     ]
     (args.out / "summary.md").write_text("\n".join(text), encoding="utf-8")
     (args.out / "per_task.md").write_text(_per_task(rows, methods, seen) + "\n", encoding="utf-8")
-    if args.results.resolve() != (args.out / "results.jsonl").resolve():
-        shutil.copyfile(args.results, args.out / "results.jsonl")
+    with (args.out / "results.jsonl").open("w", encoding="utf-8") as kept:  # the rows reported on
+        kept.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     plots = write_plots(summary, args.out)
     print("\n".join(text))
     print("wrote", ", ".join(str(p) for p in [args.out / "summary.json", *plots]))

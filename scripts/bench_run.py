@@ -58,8 +58,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "tool_calls": result.usage.tool_calls,
                 "answer": result.answer[:200],
             }
-    out["cold"]["total_with_startup_s"] = round(out["cold"]["wall_s"] + out["servers_start_s"]
-                                                + out.get("model_load_s", 0.0), 2)
+    out["cold"]["total_with_startup_s"] = round(
+        out["cold"]["wall_s"] + out["servers_start_s"] + out.get("model_load_s", 0.0), 2
+    )
     out.update(peak_mib())
     out["machine"] = f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
     close = getattr(model, "close", None)
