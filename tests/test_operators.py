@@ -851,7 +851,7 @@ def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> Non
 
 
 def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds() -> None:
-    from evoflux.restructure import values_fit
+    from evoflux.restructure import swap_tool, values_fit
 
     task = "Convert 26.2 miles to kilometers."
     wrong = _conversion(26.2, "mile", "kilometer")
@@ -862,6 +862,11 @@ def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds()
     ctx = EditContext(catalog=catalog, rng=random.Random(0), diagnostics=diagnostics, task=task)
     fixed = _apply("swap_tool", wrong, ctx)
     assert fixed.nodes[0].tool == "units.convert_length" and _args(fixed, "n1") == wrong.nodes[0].args
+    # a plural of its own tool's unit is a spelling for snap_enum to fix, not a reason to change tools
+    plural = Node(
+        id="n1", tool="units.convert_length", args={"value": 3, "from_unit": "miles", "to_unit": "meter"}
+    )
+    assert swap_tool(_wf(plural, uses=("n1",)), ctx) is None
 
 
 ENTITIES = _tool(

@@ -33,6 +33,7 @@ from evoflux.matching import (
     prop_types,
     properties,
     required,
+    snap,
     type_fits,
     word_overlap,
     words,
@@ -170,7 +171,9 @@ def delete_node(workflow: Workflow, ctx: EditContext) -> Workflow | None:
 def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     """Replace the tool of a failing node with the catalog tool most alike: Jaccard of property names
     (0.45), name similarity (0.25), and the share of the node's literal values the tool accepts (0.3;
-    an enum value of another tool says which tool was meant), mapping arguments by name."""
+    an enum value of another tool says which tool was meant), mapping arguments by name. A node that
+    fails only its schema is moved only to a tool that accepts more of its values than its own tool
+    would after snapping (`cups` is a spelling of `cup` to fix, not a reason to change tools)."""
     ids = {n.id for n in workflow.nodes}
     failing = blamed_nodes(d for d in ctx.diagnostics if d.stage in (Stage.EXECUTE, Stage.SCHEMA))
     target = pick_site([n for n in failing if n in ids], ctx, [Stage.EXECUTE])
@@ -178,6 +181,12 @@ def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         return None
     node = node_of(workflow, target)
     current = ctx.catalog.get(node.tool)
+    ran = {d.node for d in ctx.diagnostics if d.stage == Stage.EXECUTE}
+    floor = (
+        -1.0
+        if current is None or target in ran
+        else values_fit(node.args, current.input_schema, snapping=True)
+    )
     old_props = set(properties(current.input_schema)) if current else set(node.args)
     old_name = current.tool if current else node.tool.rsplit(".", 1)[-1]
     ranked: list[tuple[float, ToolSpec]] = []
@@ -188,6 +197,8 @@ def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         union = old_props | props
         jaccard = len(old_props & props) / len(union) if union else 1.0
         fit = values_fit(node.args, spec.input_schema)
+        if fit <= floor:
+            continue
         ranked.append((0.45 * jaccard + 0.25 * name_similarity(old_name, spec.tool) + 0.3 * fit, spec))
     ranked.sort(key=lambda item: (-item[0], item[1].name))
     if not ranked or ranked[0][0] < SWAP_THRESHOLD:
@@ -200,9 +211,10 @@ def swap_tool(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     return work
 
 
-def values_fit(args: dict[str, Any], schema: Mapping[str, Any]) -> float:
+def values_fit(args: dict[str, Any], schema: Mapping[str, Any], *, snapping: bool = False) -> float:
     """The share of the literal arguments (mapped by name) that the schema accepts: an enum member
-    (compared as normalized words) or a value of a declared type; 0 when there are none."""
+    (compared as normalized words; with `snapping`, also a near spelling `snap_enum` would fix, `cups`
+    for `cup`) or a value of a declared type; 0 when there are none."""
     props = properties(schema)
     literal = {k: v for k, v in _map_args(args, schema).items() if not is_ref_value(v)}
     if not literal:
@@ -211,7 +223,8 @@ def values_fit(args: dict[str, Any], schema: Mapping[str, Any]) -> float:
     for key, value in literal.items():
         options = enum_values(props.get(key, {}))
         if options is not None:
-            fits += any(normalize(str(o)) == normalize(str(value)) for o in options)
+            exact = any(normalize(str(o)) == normalize(str(value)) for o in options)
+            fits += exact or (snapping and snap(value, options) is not NO_VALUE)
         else:
             fits += type_fits(value, prop_types(props.get(key, {})))
     return fits / len(literal)
