@@ -46,7 +46,9 @@ async def test_ray_workers_run_score_and_resume(tmp_path: Path, monkeypatch: pyt
     results = out / "results.jsonl"
     reported: list[dict[str, Any]] = []
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": a new instance even when another cluster runs on this machine (or a stale address file
+    # says one does)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         with anyio.fail_after(60):
             rows = await run_bench_ray(
@@ -102,8 +104,10 @@ def test_bench_runs_on_a_cluster_started_apart_and_named_by_address(tmp_path: Pa
     With the wrong token, a clear error. (Ray reads its auth settings when imported, hence processes.)"""
     import os
     import secrets
+    import shutil
     import signal
     import subprocess
+    import tempfile
 
     config = tmp_path / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
@@ -117,7 +121,11 @@ def test_bench_runs_on_a_cluster_started_apart_and_named_by_address(tmp_path: Pa
     env.pop("RAY_ADDRESS", None)
     port = _free_port()
     ray_cli = str(Path(sys.executable).parent / "ray")
+    # its own temp dir, so that its address file does not outlive it in /tmp/ray (where a later
+    # `ray.init()` would find it and try to join a cluster that is gone)
+    temp = Path(tempfile.mkdtemp(prefix="evoray-", dir="/tmp"))
     start = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
+    start.append(f"--temp-dir={temp}")
     # --block: the head lives in this process group, so the test stops exactly the cluster it started
     head = subprocess.Popen(
         [*start, "--block"],
@@ -159,6 +167,7 @@ def test_bench_runs_on_a_cluster_started_apart_and_named_by_address(tmp_path: Pa
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=30)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _wait_for_port(port: int, seconds: float) -> None:
