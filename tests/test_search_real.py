@@ -15,7 +15,7 @@ from evoflux.methods import visible_tools
 from evoflux.models import MODELS, cache_dir
 from evoflux.planners.embedded import EmbeddedModel
 from evoflux.planners.planner import LMPlanner
-from evoflux.search import Evaluated, SearchSettings, evolve
+from evoflux.search import Evaluated, SearchSettings, Switches, evolve
 
 LITE = cache_dir() / "models" / MODELS["lite"].filename
 TASK = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2 with the calculator."
@@ -47,7 +47,9 @@ async def test_the_search_repairs_a_real_models_infeasible_plan(
         async with open_catalog(config) as catalog:
             planner = LMPlanner(lite)
             tools = visible_tools(TASK, catalog, 12)
-            settings = SearchSettings(budget=Budget(generations=4, seeds=1, lm_calls=24), seed=0)
+            settings = SearchSettings(
+                budget=Budget(generations=4, seeds=1, lm_calls=24), switches=Switches(stepwise=False), seed=0
+            )
             out = await evolve(
                 TASK, catalog, planner, tools, settings, on_candidate=lambda m, e, p: seen.append(e)
             )

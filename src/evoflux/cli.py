@@ -123,6 +123,10 @@ def run(
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Ablation: no model-guided edits.")
     ] = False,
+    no_stepwise: Annotated[
+        bool,
+        typer.Option("--no-stepwise", help="Ablation: no seed built step by step from a decomposition."),
+    ] = False,
     fixed_intensity: Annotated[
         float | None, typer.Option("--fixed-intensity", help="Ablation: a constant exploration probability.")
     ] = None,
@@ -153,6 +157,7 @@ def run(
                 feedback=not no_feedback,
                 model_edits=not rules_only,
                 judge=not no_judge,
+                stepwise=not no_stepwise,
             ),
             intensity=IntensityConfig(fixed=fixed_intensity),
         )

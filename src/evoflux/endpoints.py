@@ -108,15 +108,16 @@ def says_direction(task: str, first: str, second: str) -> bool:
     return re.search(pattern, task, re.IGNORECASE) is not None
 
 
-def mentions(task: str, value: str) -> bool:
+def mentions(task: str, value: str, *, short_letters: int = 4) -> bool:
     """Whether the task names `value`: as written (a plural allowed), a path-like value by its last
-    segment (`London` for `Europe/London`), or by a short word of the task abbreviating it (`km`)."""
+    segment (`London` for `Europe/London`), or by a short word of the task (at most `short_letters`
+    letters) abbreviating it (`km`)."""
     for form in dict.fromkeys([value, value.rsplit("/", 1)[-1]]):
         pattern = _word_pattern(form)
         if pattern is None or re.search(pattern, task, re.IGNORECASE):
             return True  # a value too short to judge counts as mentioned: the check stays sure
     joined = normalize(value).replace(" ", "")
-    short = {w for w in re.findall(r"[a-z]+", task.lower()) if len(w) <= 4} - _FUNCTION_WORDS
+    short = {w for w in re.findall(r"[a-z]+", task.lower()) if len(w) <= short_letters} - _FUNCTION_WORDS
     return any(w == joined or abbreviates(w, joined) for w in short)
 
 

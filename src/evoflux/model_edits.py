@@ -41,6 +41,8 @@ __all__ = [
     "model_append",
     "model_guided",
     "node_context",
+    "shown_outputs",
+    "signature",
     "splice",
     "step_purpose",
 ]
@@ -65,7 +67,8 @@ def _rewrite_target(workflow: Workflow, ctx: EditContext) -> str | None:
     return workflow.nodes[-1].id if workflow.nodes and ctx.diagnostics else None
 
 
-def _signature(spec: ToolSpec) -> str:
+def signature(spec: ToolSpec) -> str:
+    """A tool as one prompt line: `name(arg: type|enum, optional?: type) -- description`."""
     props, needed = properties(spec.input_schema), set(required(spec.input_schema))
     args = []
     for name, prop in props.items():
@@ -85,9 +88,9 @@ def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tool
     lines.append(json.dumps(node.model_dump(), ensure_ascii=False, default=str))
     problems = [d for d in ctx.diagnostics if d.node in (node_id, None)]
     lines += ["", "Problems:", *([f"- {d}" for d in problems] or ["- (none reported)"])]
-    lines += ["", "Its tool:", f"- {_signature(spec)}" if spec else f"- {node.tool} is not in the catalog"]
+    lines += ["", "Its tool:", f"- {signature(spec)}" if spec else f"- {node.tool} is not in the catalog"]
     others = closest_tools(node.tool, ctx.catalog, hint=node.why, arg_names=node.args, exclude=[node.tool])
-    fits = [f"- {_signature(s)}" for score, s in others[:max_tools] if score >= OTHER_TOOL_THRESHOLD]
+    fits = [f"- {signature(s)}" for score, s in others[:max_tools] if score >= OTHER_TOOL_THRESHOLD]
     lines += ["", "Other tools that may fit:", *(fits or ["- (none)"])]
     lines += ["", "Outputs it may reference:"]
     downstream = descendants(workflow, node_id) | {node_id}
@@ -106,7 +109,7 @@ def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tool
         f'Reply with one JSON object: the node {{"id": "{node_id}", "tool": ..., "args": {{...}}}}, or '
         f'{{"nodes": [...]}} to replace it with several steps (the one with id "{node_id}", else the '
         "last, replaces it; new ids are inserted before it). Reference outputs as "
-        '{"$ref": "<node>.<key>"}.'
+        '"$<node>.<key>" for a whole value or "{{<node>.<key>}}" inside text.'
     )
     return "\n".join(lines)
 
@@ -231,12 +234,13 @@ def append_context(workflow: Workflow, ctx: EditContext, related: Sequence[ToolS
         lines.append(f"- {node.id} = {node.tool}({args}); outputs: {shown_outputs(node, ctx)}")
     missing = missing_parts(ctx)
     lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
-    lines += ["", "Tools that may provide it:", *(f"- {_signature(s)}" for s in related)]
+    lines += ["", "Tools that may provide it:", *(f"- {signature(s)}" for s in related)]
     new_id = fresh_id(workflow, avoid=ctx.traced_ids())
     lines += [
         "",
         f'Reply with ONE new step {{"id": "{new_id}", "tool": ..., "args": {{...}}}} that provides what is '
-        'missing, taking values from the outputs above as "{{n1.key}}" inside text or {"$ref": "n1.key"}.',
+        'missing, taking values from the outputs above as "$n1.key" for a whole value or "{{n1.key}}" '
+        "inside text.",
     ]
     return "\n".join(lines)
 

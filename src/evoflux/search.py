@@ -46,6 +46,7 @@ from evoflux.model_edits import missing_parts, model_append, model_guided
 from evoflux.operators import mutate
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
+from evoflux.stepwise import build_stepwise
 from evoflux.tools import ToolCaller, ToolSpec
 from evoflux.trace import Trace
 from evoflux.validate import canonicalise_tools, validate
@@ -63,6 +64,10 @@ class Switches(BaseModel):
     feedback: bool = True
     model_edits: bool = Field(default=True, description="False: rule-based edits only (--rules-only).")
     judge: bool = Field(default=True, description="Judge task coverage of candidates that run through.")
+    stepwise: bool = Field(
+        default=True,
+        description="Build the first seed step by step from the planner's decomposition (needs feedback).",
+    )
 
 
 class SearchSettings(BaseModel):
@@ -249,10 +254,11 @@ class _Search:
     # -- making candidates -------------------------------------------------------------------------
 
     async def seed_population(self, *, first: bool = True) -> None:
-        """Sample `budget.seeds` plans: the first at the run's opening temperature (greedy for seed 0,
-        see `decoding`), the others at a higher one."""
-        for i in range(self.settings.budget.seeds):
-            if (i or not first) and self.stop_reason():
+        """`budget.seeds` seeds: first, when it can be built, the stepwise seed; then plans, the first at
+        the run's opening temperature (greedy for seed 0, see `decoding`), the others at a higher one."""
+        built = first and await self.stepwise_seed()
+        for i in range(self.settings.budget.seeds - built):
+            if (built or i or not first) and self.stop_reason():
                 break
             temperature = opening_temperature(self.settings.seed) if i == 0 and first else 0.8
             seed = i if first else self._next_seed()
@@ -262,6 +268,55 @@ class _Search:
 
             plan = await self._plan(make, seed)
             await self.admit(plan, generation=0, origin="seed")
+
+    async def stepwise_seed(self) -> bool:
+        """A workflow built one node per step of the planner's decomposition of the task, each node run
+        as it is written (`stepwise`); False when switched off or nothing came of it."""
+        if not (self.switches.stepwise and self.switches.feedback):
+            return False
+        opening = opening_temperature(self.settings.seed)
+        steps = await anyio.to_thread.run_sync(
+            lambda: self.planner.decompose(self.task, seed=self.settings.seed, temperature=opening)
+        )
+        if not steps:
+            return False
+        seed = self._next_seed()
+
+        async def write(context: str, tools: Sequence[ToolSpec], purpose: str) -> dict[str, Any] | None:
+            return await anyio.to_thread.run_sync(
+                lambda: self.planner.rewrite_node(
+                    self.task,
+                    tools,
+                    context,
+                    "",
+                    seed=seed,
+                    purpose=purpose,
+                    temperature=0.0,
+                    catalog=self.tools,
+                )
+            )
+
+        async def run(workflow: Workflow) -> Trace:
+            trace = await evaluate(
+                self.task, workflow, self.caller, settings=self.settings.execution, cache=self.cache
+            )
+            self.spend.tool_calls += trace.tool_calls
+            return trace
+
+        workflow = await build_stepwise(
+            self.task,
+            steps,
+            self.caller.tools,
+            write,
+            run,
+            self.rng,
+            revalidate=lambda w: validate(w, self.caller.tools, self.settings.execution.limits),
+            stop=lambda: self.stop_reason() is not None,
+        )
+        if workflow is None:
+            return False
+        await self.admit(workflow, generation=0, origin="stepwise")
+        return True
 
     async def explore(self, parent: Evaluated, generation: int, tries: int = 3) -> None:
         """Several rule-based edits at once; an edit that only recreates a known workflow is redrawn."""
@@ -287,7 +342,7 @@ class _Search:
 
         def rewrite(context: str, tools: Sequence[ToolSpec] = (), purpose: str = "") -> dict[str, Any] | None:
             return self.planner.rewrite_node(
-                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose
+                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose, catalog=self.tools
             )
 
         ctx = self.context(parent)

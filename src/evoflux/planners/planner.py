@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from evoflux.diagnostics import Diagnostic, render
 from evoflux.fitness import Coverage, verified_coverage
 from evoflux.graph import Workflow
+from evoflux.models import ModelError
 from evoflux.parse import extract_json, parse_workflow
 from evoflux.planners.lm import Completion, LanguageModel, Message, Usage
 from evoflux.planners.prompting import (
@@ -68,6 +69,11 @@ class Planner(Protocol):
         """A fundamentally different workflow, given a summary of what failed across a population."""
         ...
 
+    def decompose(self, task: str, *, seed: int = 0, temperature: float = 0.0) -> list[str]:
+        """The task as an ordered list of one-action steps in words (`[]` when the model gives none):
+        what the stepwise seed builds a workflow from, one step at a time (`evoflux.stepwise`)."""
+        ...
+
     def rewrite_node(
         self,
         task: str,
@@ -77,9 +83,13 @@ class Planner(Protocol):
         *,
         seed: int = 0,
         purpose: str = "",
+        temperature: float = 0.5,
+        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
         """One node rewritten from its neighbourhood and the diagnostics that blame it (or, with
-        `purpose`, one new step that does that part of the task)."""
+        `purpose`, one new step that does that part of the task), using one of `tools`. `catalog`: the
+        tools the system prompt lists (default: `tools`); the run's whole catalog keeps the prompt's
+        prefix the plan's, so a backend's prefix cache serves it."""
         ...
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
@@ -90,6 +100,23 @@ class Planner(Protocol):
         """Does the evidence answer each part of the task; what is missing."""
         ...
 
+
+MAX_STEPS = 6
+"""The most steps a decomposition may have."""
+
+_STEPS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 3, "maxLength": 160},
+            "minItems": 1,
+            "maxItems": MAX_STEPS,
+        }
+    },
+    "required": ["steps"],
+    "additionalProperties": False,
+}
 
 _JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -185,6 +212,23 @@ class LMPlanner:
     def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
         return self._plan_call(tools, fill("redesign", task=task, summary=summary), seed, 0.8)
 
+    def decompose(self, task: str, *, seed: int = 0, temperature: float = 0.0) -> list[str]:
+        completion = self._complete(
+            [Message(role="system", content=prompt("decompose")), Message(role="user", content=task)],
+            schema=_STEPS_SCHEMA,
+            max_tokens=60 * MAX_STEPS,
+            temperature=temperature,
+            seed=seed,
+        )
+        if completion.finish_reason == "length":
+            return []
+        try:
+            data = extract_json(completion.text)
+            steps = data["steps"] if isinstance(data, dict) else []
+        except (ValueError, KeyError):
+            return []
+        return [" ".join(str(s).split()) for s in steps if isinstance(s, str) and s.strip()][:MAX_STEPS]
+
     def rewrite_node(
         self,
         task: str,
@@ -194,22 +238,23 @@ class LMPlanner:
         *,
         seed: int = 0,
         purpose: str = "",
+        temperature: float = 0.5,
+        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
-        completion = self._complete(
-            [
-                self._system(tools, example=False),
-                Message(
-                    role="user",
-                    content=fill(
-                        "rewrite", task=task, workflow=context, node=node_id, diagnostics="", outputs=""
-                    ),
+        messages = [
+            self._system(catalog or tools, example=False),
+            Message(
+                role="user",
+                content=fill(
+                    "rewrite", task=task, workflow=context, node=node_id, diagnostics="", outputs=""
                 ),
-            ],
-            schema=step_schema(tools, purpose),
-            max_tokens=300,
-            temperature=0.5,
-            seed=seed,
-        )
+            ),
+        ]
+        request: dict[str, Any] = {"max_tokens": 300, "temperature": temperature, "seed": seed}
+        try:
+            completion = self._complete(messages, schema=step_schema(tools, purpose), **request)
+        except ModelError:  # a tool schema the decoder cannot take: decode the step untyped
+            completion = self._complete(messages, schema=step_schema(tools, purpose, typed=False), **request)
         if completion.finish_reason == "length":
             return None
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.planners.lm import Message
 from evoflux.tools import ToolSpec
 
@@ -29,6 +30,7 @@ __all__ = [
     "react_schema",
     "render_catalog",
     "step_schema",
+    "typed_args",
 ]
 
 MAX_NODES = 8
@@ -164,10 +166,48 @@ def react_messages(task: str, tools: Sequence[ToolSpec], history: Sequence[React
     return messages
 
 
-def step_schema(tools: Sequence[ToolSpec], purpose: str) -> dict[str, Any]:
+REF_TEXT: dict[str, Any] = {"type": "string", "pattern": r"^\$n[0-9]{1,2}(\.[A-Za-z_][A-Za-z0-9_]*)*$"}
+"""A whole-value reference to an earlier output (`$n1.field`), allowed wherever a typed argument is."""
+
+_SCALARS = frozenset({"string", "number", "integer", "boolean", "null", "array", "object"})
+MAX_TYPED_ARGS = 16
+
+
+def _loose(prop: dict[str, Any]) -> dict[str, Any]:
+    """What the decoder enforces of one argument: its JSON types and enum, nothing nested (a nested
+    schema is the validator's to check, and a large one would only slow the grammar down)."""
+    values = enum_values(prop)
+    if values and all(isinstance(v, str | int | float | bool) for v in values):
+        return {"enum": values[:64]}
+    types = sorted(t for t in prop_types(prop) if t in _SCALARS)
+    return {"type": types[0] if len(types) == 1 else types} if types else {}
+
+
+def typed_args(spec: ToolSpec) -> dict[str, Any]:
+    """The arguments of one tool as a decoding schema: only its own argument names, every required
+    one present, each of its type (or enum) or a `$n1.field` reference."""
+    props = dict(list(properties(spec.input_schema).items())[:MAX_TYPED_ARGS])
+    return {
+        "type": "object",
+        "properties": {name: {"anyOf": [_loose(prop), REF_TEXT]} for name, prop in props.items()},
+        "required": [name for name in required(spec.input_schema) if name in props],
+        "additionalProperties": False,
+    }
+
+
+def step_schema(tools: Sequence[ToolSpec], purpose: str, *, typed: bool = True) -> dict[str, Any]:
     """One node of `plan_schema`; with a purpose, its `why` is fixed to it, so the tool and the arguments
-    are chosen for that part of the task (a small model left to write its own purpose drifts off it)."""
+    are chosen for that part of the task (a small model left to write its own purpose drifts off it).
+    `typed`: one alternative per tool, whose arguments follow that tool's schema (`typed_args`), so a
+    step cannot misname, leave out or mistype an argument, nor miss an enum."""
     node: dict[str, Any] = plan_schema([t.name for t in tools])["properties"]["nodes"]["items"]
     if purpose:
         node = {**node, "properties": {**node["properties"], "why": {"const": purpose[:160]}}}
-    return node
+    if not typed:
+        return node
+    return {
+        "anyOf": [
+            {**node, "properties": {**node["properties"], "tool": {"const": t.name}, "args": typed_args(t)}}
+            for t in tools
+        ]
+    }

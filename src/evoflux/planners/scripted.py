@@ -78,6 +78,8 @@ class ScriptedPlanner:
     - `rewrite`: a function from the node context text to a node dict (default: no reply);
     - `judge_fn`: (task, evidence, answer) -> Coverage (default: no verdict);
     - `answer_fn`: (task, evidence, draft) -> answer text (default: the draft);
+    - `steps`: the reply to every `decompose` (default: none, so the stepwise seed falls back to a plan
+      and no call is counted);
     - `react_steps`: replies to `react_step`, in turn (the last one repeats): a reply dict, raw text (parsed
       like a model's output), or a whole `Completion` (to script e.g. `finish_reason="length"`).
 
@@ -94,6 +96,7 @@ class ScriptedPlanner:
         judge_fn: Callable[[str, str, str], Coverage | None] | None = None,
         answer_fn: Callable[[str, str, str], str | None] | None = None,
         react_steps: Sequence[ReactReply] = (),
+        steps: Sequence[str] = (),
     ) -> None:
         if not plans and not react_steps:
             raise ValueError("a ScriptedPlanner needs at least one plan (or react step)")
@@ -102,10 +105,11 @@ class ScriptedPlanner:
         self.react_seen: list[tuple[list[ReactTurn], float]] = []
         """The history and temperature of every `react_step` call, in order."""
         self.rewrite, self.judge_fn, self.answer_fn = rewrite, judge_fn, answer_fn
+        self.steps = list(steps)
         self.usage = Usage()
         self.calls: list[str] = []
-        """Every call's name, in order (`plan`, `repair`, `redesign`, `rewrite`, `react`, `answer`,
-        `judge`)."""
+        """Every call's name, in order (`plan`, `repair`, `redesign`, `decompose`, `rewrite`, `react`,
+        `answer`, `judge`)."""
         self._turn = {"plan": 0, "repair": 0, "redesign": 0, "react": 0}
 
     def _count(self, kind: str, reply: str) -> None:
@@ -148,6 +152,11 @@ class ScriptedPlanner:
     def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
         return self._next("redesign", self.redesigns)
 
+    def decompose(self, task: str, *, seed: int = 0, temperature: float = 0.0) -> list[str]:
+        if self.steps:
+            self._count("decompose", json.dumps(self.steps))
+        return list(self.steps)
+
     def rewrite_node(
         self,
         task: str,
@@ -157,6 +166,8 @@ class ScriptedPlanner:
         *,
         seed: int = 0,
         purpose: str = "",
+        temperature: float = 0.5,
+        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
         reply = self.rewrite(context) if self.rewrite is not None else None
         self._count("rewrite", json.dumps(reply))
