@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from evoflux.config import ServersConfig, parse_servers
+from evoflux.tools import ToolSpec
 
 SERVERS = Path(__file__).parent / "servers"
 
@@ -34,3 +35,34 @@ async def wait_until_dead(pids: list[int], seconds: float = 5.0) -> None:
     with anyio.fail_after(seconds):
         while any(alive(p) for p in pids):
             await anyio.sleep(0.02)
+
+
+def converter(name: str, units: list[str]) -> ToolSpec:
+    """A unit-converter tool spec (`conv.<name>`: value, from_unit, to_unit over `units`)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "value": {"type": "number"},
+            "from_unit": {"type": "string", "enum": units},
+            "to_unit": {"type": "string", "enum": units},
+        },
+        "required": ["value", "from_unit", "to_unit"],
+    }
+    return ToolSpec(
+        name=f"conv.{name}", server="conv", tool=name, description="Convert a value.", input_schema=schema
+    )
+
+
+CALC = ToolSpec(
+    name="calc.calculate",
+    server="calc",
+    tool="calculate",
+    description="Evaluate a math expression.",
+    input_schema={
+        "type": "object",
+        "properties": {"expression": {"type": "string"}},
+        "required": ["expression"],
+    },
+)
+LENGTH = converter("length", ["foot", "meter", "inch"])
+AREA = converter("area", ["square foot", "square meter", "acre"])

@@ -17,6 +17,8 @@ from jsonschema import Draft202012Validator
 from evoflux.models import MODELS, ModelError, cache_dir
 from evoflux.planners.embedded import EmbeddedModel
 from evoflux.planners.lm import Completion, LanguageModel, Message, Usage, finish_reason
+from evoflux.planners.prompting import step_schema
+from helpers import AREA, CALC, LENGTH
 
 PLAN_SCHEMA = {
     "type": "object",
@@ -159,3 +161,14 @@ def test_the_prefix_cache_makes_a_long_shared_prefix_cheap(lite: EmbeddedModel) 
     assert cold.usage.prompt_tokens > 1500
     assert warm.usage.cached_tokens > 1500
     assert warm.elapsed_s * 5 < cold.elapsed_s
+
+
+def test_a_real_model_decodes_a_step_that_fits_its_tools_schema(lite: EmbeddedModel) -> None:
+    purpose = "Convert 12 feet to meters"
+    schema = step_schema([LENGTH, AREA, CALC], purpose)
+    ask = Message(role="user", content=f'Write the step "{purpose}" as {{"id", "why", "tool", "args"}}.')
+    completion = lite.complete([ask], schema=schema, max_tokens=120)
+    node = json.loads(completion.text)
+    Draft202012Validator(schema).validate(node)
+    spec = {t.name: t for t in (LENGTH, AREA, CALC)}[node["tool"]]
+    Draft202012Validator(spec.input_schema).validate(node["args"])  # what the server will check

@@ -942,6 +942,7 @@ def test_prompts_show_executed_values_and_mark_fields_that_echo_the_input() -> N
         "n1.converted_value=42.16," in shown and "(its input)" not in shown.split("converted_value")[1][:12]
     )
     assert "n1.note" in shown and "n1.note=" not in shown  # objects are named, not printed
+    assert not shown.startswith("n1,") and ", n1," not in shown  # an object output: fields, not itself
     unrun = Node(id="n2", tool="calc.calculate", args={"expression": "1"})
     assert "=" not in shown_outputs(unrun, ctx)  # nothing ran: paths only
     assert "n1.converted_value=42.16" in append_context(_wf(node, uses=("n1",)), ctx, [])

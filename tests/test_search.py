@@ -18,7 +18,7 @@ from evoflux.fitness import ANSWERED, Coverage
 from evoflux.intensity import IntensityConfig
 from evoflux.methods import MethodSettings, run_method
 from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.search import SearchSettings, Switches, evolve, failure_summary
+from evoflux.search import Evaluated, SearchOutcome, SearchSettings, Switches, evolve, failure_summary
 
 TOY = str(Path(__file__).parent / "servers" / "toy.py")
 TASK = "Add 2 and 3, then echo the sum."
@@ -251,3 +251,74 @@ async def test_the_tool_call_budget_stops_a_search_that_never_converges(catalog:
     with anyio.fail_after(60):
         out = await evolve(TASK, catalog, planner, list(catalog.tools.values()), search)
     assert out.stopped_because == "tool_calls" and 5 <= out.tool_calls <= 8 and out.best is not None
+
+
+# -- the stepwise seed ---------------------------------------------------------------------------------
+
+STEPS = ["Add 2 and 3", "Echo the sum from step 1"]
+
+
+def stepwise_settings(**switches: bool) -> SearchSettings:
+    return SearchSettings(budget=Budget(generations=2, seeds=2), switches=Switches(**switches))
+
+
+async def search_toy(
+    catalog: Catalog, planner: ScriptedPlanner, search: SearchSettings, seen: list[Evaluated] | None = None
+) -> SearchOutcome:
+    with anyio.fail_after(60):
+        return await evolve(
+            TASK,
+            catalog,
+            planner,
+            list(catalog.tools.values()),
+            search,
+            on_candidate=(lambda mode, e, parent: seen.append(e)) if seen is not None else None,
+        )
+
+
+ECHO_ONLY = {
+    "nodes": [{"id": "n1", "tool": "toy.echo", "args": {"text": "2 + 3"}}],
+    "answer": {"uses": ["n1"]},
+}
+
+
+@pytest.mark.anyio
+async def test_the_first_seed_is_built_step_by_step_from_executed_outputs(catalog: Catalog) -> None:
+    contexts: list[str] = []
+
+    def write(context: str) -> dict[str, Any]:
+        contexts.append(context)
+        if "Add 2 and 3 <- write this one" in context:
+            return {"tool": "toy.add", "args": {"a": 2, "bb": 3}}  # misnamed: repaired before step 2
+        return {"tool": "toy.echo", "args": {"text": "{{n1.sum}}"}}
+
+    planner = ScriptedPlanner([ECHO_ONLY], rewrite=write, judge_fn=echo_judge, steps=STEPS)
+    seen: list[Evaluated] = []
+    out = await search_toy(catalog, planner, stepwise_settings(), seen)
+    assert [e.candidate.origin for e in seen] == ["stepwise"]  # solved: no plan was needed
+    assert planner.calls == ["decompose", "rewrite", "rewrite", "judge"]
+    assert len(contexts) == 2
+    assert "1. Add 2 and 3 <- write this one" in contexts[0] and "toy.add" in contexts[0]
+    # step 2 sees step 1 as repaired and run: its real output value, and step 1 marked done
+    assert "1. Add 2 and 3 (done: n1)" in contexts[1] and "n1.sum=5" in contexts[1]
+    stepwise = seen[0]
+    assert [n.why for n in stepwise.candidate.workflow.nodes] == STEPS
+    assert stepwise.trace.feasible
+    assert out.stopped_because == "solved" and out.best is not None
+    assert out.best.candidate.origin == "stepwise"
+
+
+@pytest.mark.anyio
+async def test_no_stepwise_seed_when_switched_off_without_feedback_or_without_steps(catalog: Catalog) -> None:
+    def never(context: str) -> dict[str, Any]:
+        raise AssertionError("no step should be written")
+
+    for planner, switches in (
+        (ScriptedPlanner([ECHO_ONLY], rewrite=never, steps=STEPS), {"stepwise": False}),
+        (ScriptedPlanner([ECHO_ONLY], rewrite=never, steps=STEPS), {"feedback": False}),
+        (ScriptedPlanner([ECHO_ONLY], rewrite=never), {}),  # the model gave no steps: a second plan
+    ):
+        out = await search_toy(catalog, planner, stepwise_settings(model_edits=False, **switches))
+        assert out.best is not None and out.best.candidate.origin != "stepwise"
+        assert "decompose" not in planner.calls
+        assert planner.calls.count("plan") == 2

@@ -75,7 +75,7 @@ def signature(spec: ToolSpec) -> str:
         options = enum_values(prop)
         kind = "|".join(map(str, options)) if options else "|".join(sorted(prop_types(prop))) or "any"
         args.append(f"{name}{'' if name in needed else '?'}: {kind}")
-    return f"{spec.name}({', '.join(args)}) -- {spec.description.strip()[:200]}"
+    return f"{spec.name}({', '.join(args)}) -- {' '.join(spec.description.split())[:200]}"
 
 
 def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tools: int = 5) -> str:
@@ -205,10 +205,15 @@ def append_tools(workflow: Workflow, ctx: EditContext, k: int) -> list[ToolSpec]
 def shown_outputs(node: Node, ctx: EditContext, limit: int = 8) -> str:
     """A node's output paths for a prompt: with their values once it has run (`n1.converted_value=
     37.78`), and a field that only repeats one of the node's own arguments marked as such
-    (`echoes_input`), so that a small model takes the result and not its input back."""
+    (`echoes_input`), so that a small model takes the result and not its input back. An output that
+    ran and is an object is shown by its fields only: offered `n1` itself, a small model writes
+    `$n1 * 0.9`."""
     output = ctx.outputs().get(node.id, _UNRUN)
+    paths = output_paths(node, ctx)
+    if isinstance(output, dict) and len(paths) > 1:  # its fields, not the whole object, are values
+        paths = [p for p in paths if p]
     shown = []
-    for path in output_paths(node, ctx)[:limit]:
+    for path in paths[:limit]:
         text = path_text(node.id, path)
         if output is not _UNRUN and path:
             try:

@@ -292,7 +292,6 @@ class _Search:
                     seed=seed,
                     purpose=purpose,
                     temperature=0.0,
-                    catalog=self.tools,
                 )
             )
 
@@ -342,7 +341,7 @@ class _Search:
 
         def rewrite(context: str, tools: Sequence[ToolSpec] = (), purpose: str = "") -> dict[str, Any] | None:
             return self.planner.rewrite_node(
-                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose, catalog=self.tools
+                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose
             )
 
         ctx = self.context(parent)

@@ -84,12 +84,11 @@ class Planner(Protocol):
         seed: int = 0,
         purpose: str = "",
         temperature: float = 0.5,
-        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
         """One node rewritten from its neighbourhood and the diagnostics that blame it (or, with
-        `purpose`, one new step that does that part of the task), using one of `tools`. `catalog`: the
-        tools the system prompt lists (default: `tools`); the run's whole catalog keeps the prompt's
-        prefix the plan's, so a backend's prefix cache serves it."""
+        `purpose`, one new step that does that part of the task), using one of `tools`, which are all
+        the system prompt lists: with a whole catalog of converters there, a 1.5B model asked for an
+        arithmetic step picks another converter."""
         ...
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
@@ -239,10 +238,9 @@ class LMPlanner:
         seed: int = 0,
         purpose: str = "",
         temperature: float = 0.5,
-        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
         messages = [
-            self._system(catalog or tools, example=False),
+            self._system(tools, example=False),
             Message(
                 role="user",
                 content=fill(

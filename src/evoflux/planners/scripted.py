@@ -167,7 +167,6 @@ class ScriptedPlanner:
         seed: int = 0,
         purpose: str = "",
         temperature: float = 0.5,
-        catalog: Sequence[ToolSpec] = (),
     ) -> dict[str, Any] | None:
         reply = self.rewrite(context) if self.rewrite is not None else None
         self._count("rewrite", json.dumps(reply))
