@@ -946,3 +946,36 @@ def test_prompts_show_executed_values_and_mark_fields_that_echo_the_input() -> N
     unrun = Node(id="n2", tool="calc.calculate", args={"expression": "1"})
     assert "=" not in shown_outputs(unrun, ctx)  # nothing ran: paths only
     assert "n1.converted_value=42.16" in append_context(_wf(node, uses=("n1",)), ctx, [])
+
+
+def test_a_chain_step_that_starts_over_from_an_invented_number_takes_the_earlier_result() -> None:
+    from evoflux.quantities import chain_invented_number
+
+    task = "Add 700 and 60 milliliters, then express the total in fluid ounces."
+    add = Node(id="n1", tool="calc.calculate", args={"expression": "700 + 60"})
+    convert = Node(id="n2", tool="units.convert_volume", args={"value": 1000, "from_unit": "milliliter"})
+    runs = {
+        "n1": NodeRun(node="n1", tool="calc.calculate", status="ok", output={"result": "760"}),
+        "n2": NodeRun(node="n2", tool="units.convert_volume", status="ok", output={"converted_value": 33.8}),
+    }
+    ctx = _ctx(task=task, trace=Trace(runs=runs))
+    fixed = chain_invented_number(_wf(add, convert, uses=("n2",)), ctx)
+    assert fixed is not None
+    assert _args(fixed, "n2") == {"value": "$n1.result", "from_unit": "milliliter"}
+    assert chain_invented_number(fixed, ctx) is None  # it takes an earlier output now
+    # inside a text argument, the number becomes a placeholder
+    ratio = Node(id="n2", tool="calc.calculate", args={"expression": "1000 / 29.57"})
+    fixed = chain_invented_number(_wf(add, ratio), ctx)
+    assert fixed is not None and _args(fixed, "n2") == {"expression": "{{n1.result}} / 29.57"}
+    # a task number is no invention; a field that repeats the step's own input is not its result
+    given = Node(id="n2", tool="units.convert_volume", args={"value": 60, "from_unit": "milliliter"})
+    assert chain_invented_number(_wf(add, given), ctx) is None
+    length = Node(id="n1", tool="units.convert_length", args={"value": 12, "from_unit": "foot"})
+    echo = {"original_value": 12, "converted_value": 3.6576}
+    ctx = _ctx(
+        task="Convert 12 feet to meters, then add 5.",
+        trace=Trace(runs={"n1": NodeRun(node="n1", tool="units.convert_length", status="ok", output=echo)}),
+    )
+    plus = Node(id="n2", tool="calc.calculate", args={"expression": "3.6 + 5"})
+    fixed = chain_invented_number(_wf(length, plus), ctx)
+    assert fixed is not None and _args(fixed, "n2") == {"expression": "{{n1.converted_value}} + 5"}

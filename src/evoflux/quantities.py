@@ -1,6 +1,8 @@
-"""A structured edit for lost intent: a step uses a number the task never gave while a number the task
+"""Structured edits for lost intent: a step uses a number the task never gave while a number the task
 does give is used by no step. Small planners do this often (`0.5` where the task says 90%, an example's
-`25` copied from a prompt); the fix is to put the task's number in its place.
+`25` copied from a prompt); the fix is to put the task's number in its place (`use_task_number`). Or a
+chain's later step starts over from an invented number (`convert 1000 mL to fl oz` after the sum came
+to 768.9) where it should take the earlier step's result (`chain_invented_number`).
 
 The edit is generic: it reads only the task text and the arguments, never a tool's name or meaning.
 """
@@ -11,11 +13,12 @@ import re
 from typing import Any
 
 from evoflux.diagnostics import Stage
-from evoflux.edits import EditContext
-from evoflux.graph import Workflow
+from evoflux.edits import EditContext, output_paths, path_text
+from evoflux.graph import Node, RefError, Workflow, resolve_path
 from evoflux.intent import invented_numbers, unused_task_numbers
+from evoflux.rebinding import echoes_input
 
-__all__ = ["as_written", "replace_number", "use_task_number"]
+__all__ = ["as_written", "chain_invented_number", "numeric_result", "replace_number", "use_task_number"]
 
 _NUMBER = re.compile(r"\{\{.*?\}\}|(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?![\w.])")
 
@@ -40,6 +43,72 @@ def use_task_number(workflow: Workflow, ctx: EditContext) -> Workflow | None:
         target.args = args
         return work
     return None
+
+
+def chain_invented_number(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """In a step that takes no earlier output, replace a number the task never gave with a reference to
+    the numeric result of the latest earlier step whose output nothing uses yet (`$n3.result` as a
+    whole argument, `{{n3.result}}` inside text)."""
+    deps = workflow.dependencies()
+    used = {dep for ds in deps.values() for dep in ds}
+    for index, node in enumerate(workflow.nodes):
+        invented = invented_numbers(node.args, ctx.task)
+        if deps.get(node.id) or not invented:
+            continue
+        sources = [n for n in workflow.nodes[:index] if n.id not in used]
+        path = next((p for n in reversed(sources) if (p := numeric_result(n, ctx)) is not None), None)
+        if path is None:
+            continue
+        args = _put_ref(node.args, invented[0], path)
+        if args != node.args:
+            work = workflow.model_copy(deep=True)
+            target = work.node(node.id)
+            assert target is not None
+            target.args = args
+            return work
+    return None
+
+
+def numeric_result(node: Node, ctx: EditContext) -> str | None:
+    """The first field of a node's executed output that holds a number (or a numeric text) and does not
+    only repeat the node's own input, as a reference path (`n1.converted_value`); None if none."""
+    output = ctx.outputs().get(node.id)
+    if output is None:
+        return None
+    for path in output_paths(node, ctx):
+        try:
+            value = resolve_path(output, tuple(path))
+        except RefError:
+            continue
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(value, str):
+            numeric = re.fullmatch(r"\s*-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*", value) is not None
+        if numeric and not echoes_input(node, path, ctx):
+            return path_text(node.id, path)
+    return None
+
+
+def _put_ref(args: dict[str, Any], number: float, path: str) -> dict[str, Any]:
+    """The arguments with the first argument equal to `number` (or, failing that, the number's first
+    occurrence in a text argument, outside placeholders) replaced by a reference to `path`."""
+    for key, value in args.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and float(value) == number:
+            return {**args, key: f"${path}"}
+    for key, value in args.items():
+        if isinstance(value, str):
+            done = False
+
+            def sub(match: re.Match[str]) -> str:
+                nonlocal done
+                if done or match["n"] is None or float(match["n"]) != number:
+                    return match[0]
+                done = True
+                return f"{{{{{path}}}}}"
+
+            text = _NUMBER.sub(sub, value)
+            if done:
+                return {**args, key: text}
+    return args
 
 
 def as_written(number: float, task: str) -> float:
