@@ -1,6 +1,7 @@
 """Run, or resume, the four-method comparison on the dev suite at one fixed commit.
 
     .venv/bin/python scripts/bench_compare.py COMMIT [--out runs/dev-4m-COMMIT] [--seeds 3]
+        [--methods zero-shot,self-repair,react,evoflux] [--unseen-only]
 
 The comparison takes about twelve hours on two cores, longer than one sitting, so it is built to be
 resumed: the code under test is a git worktree checked out at COMMIT (created beside the checkout on
@@ -10,7 +11,8 @@ first use), so work on the checkout does not change what is measured, and `evofl
 Tasks run in a fixed interleaved order (the unseen tasks first, chains, dependencies and multi-server
 tasks in turn; then the seen ones), every method and seed of a task before the next task, so that a
 stop leaves whole tasks measured. Nothing else should use the CPU meanwhile: the budget includes a
-wall-clock limit.
+wall-clock limit. A narrower run (`--methods evoflux --seeds 1 --unseen-only`, one method's first seed
+on the unseen tasks) writes into the same results file, so the full comparison later resumes from it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="default: runs/dev-4m-COMMIT")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--suite", type=Path, default=ROOT / "benchmarks" / "dev.jsonl")
+    parser.add_argument("--methods", default=METHODS, help=f"default: {METHODS}")
+    parser.add_argument("--unseen-only", action="store_true", help="leave out the tasks seen in development")
     args = parser.parse_args()
     short = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.commit],
@@ -65,9 +69,12 @@ def main() -> int:
             f"{out} holds runs of commit {recorded.read_text().strip()}, not {short}: pick another --out"
         )
     recorded.write_text(short + "\n")
-    tasks = out / "tasks.jsonl"
-    tasks.write_text("\n".join(ordered(args.suite)) + "\n")
-    command = [sys.executable, "-m", "evoflux", "bench", "--tasks", str(tasks), "--methods", METHODS]
+    lines = ordered(args.suite)
+    if args.unseen_only:
+        lines = [line for line in lines if json.loads(line)["id"][:3] not in SEEN]
+    tasks = out / ("tasks-unseen.jsonl" if args.unseen_only else "tasks.jsonl")
+    tasks.write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "evoflux", "bench", "--tasks", str(tasks), "--methods", args.methods]
     command += ["--seeds", str(args.seeds), "--budget", BUDGET, "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     print(f"measuring {short} from {tree} into {out}", flush=True)

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from evoflux.config import ServersConfig, parse_servers
+from evoflux.planners.lm import Completion, Message, Usage
 from evoflux.tools import ToolSpec
 
 SERVERS = Path(__file__).parent / "servers"
@@ -66,3 +67,17 @@ CALC = ToolSpec(
 )
 LENGTH = converter("length", ["foot", "meter", "inch"])
 AREA = converter("area", ["square foot", "square meter", "acre"])
+
+
+class FixedReply:
+    """Test double: a language model that always answers `text`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.prompts: list[str] = []
+        self.chats: list[list[Message]] = []
+
+    def complete(self, messages: list[Message], **kwargs: Any) -> Completion:
+        self.prompts.append(messages[-1].content)
+        self.chats.append(messages)
+        return Completion(text=self.text, finish_reason="stop", usage=Usage(calls=1, prompt_tokens=50))

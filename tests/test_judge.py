@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from evoflux.judge import DIMENSIONS, DimensionJudge
 from evoflux.models import MODELS, cache_dir
-from evoflux.planners.lm import Completion, Message, Usage
+from helpers import FixedReply
 
 LITE = cache_dir() / "models" / MODELS["lite"].filename
 EVIDENCE = (
     'n1 = unit.convert_temperature({"value": 100, "from_unit": "fahrenheit"}) '
     'returned: {"converted_value": 37.78}'
 )
-
-
-class FixedReply:
-    """Test double: a language model that always answers `text`."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.prompts: list[str] = []
-
-    def complete(self, messages: list[Message], **kwargs: Any) -> Completion:
-        self.prompts.append(messages[-1].content)
-        return Completion(text=self.text, finish_reason="stop", usage=Usage(calls=1, prompt_tokens=50))
 
 
 def test_coverage_is_the_weighted_mean_of_the_six_ratings() -> None:

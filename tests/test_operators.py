@@ -979,3 +979,44 @@ def test_a_chain_step_that_starts_over_from_an_invented_number_takes_the_earlier
     plus = Node(id="n2", tool="calc.calculate", args={"expression": "3.6 + 5"})
     fixed = chain_invented_number(_wf(length, plus), ctx)
     assert fixed is not None and _args(fixed, "n2") == {"expression": "{{n1.converted_value}} + 5"}
+
+
+def test_a_step_that_copies_an_earlier_result_as_a_number_references_it_instead() -> None:
+    from evoflux.quantities import link_copied_output
+
+    task = "Someone weighs 165 pounds and is 70 inches tall: compute kilograms divided by meters squared."
+    mass = Node(id="n1", tool="units.convert_mass", args={"value": 165, "from_unit": "pound"})
+    height = Node(id="n2", tool="units.convert_length", args={"value": 70, "from_unit": "inch"})
+    runs = {
+        "n1": NodeRun(
+            node="n1",
+            tool="units.convert_mass",
+            status="ok",
+            output={"original_value": 165, "converted_value": 74.84274105},
+        ),
+        "n2": NodeRun(
+            node="n2",
+            tool="units.convert_length",
+            status="ok",
+            output={"original_value": 70, "converted_value": 1.778},
+        ),
+    }
+    ctx = _ctx(task=task, trace=Trace(runs=runs))
+    bmi = Node(id="n3", tool="calc.calculate", args={"expression": "74.84 / 1.778**2"})  # rounded copy
+    fixed = link_copied_output(_wf(mass, height, bmi), ctx)
+    assert fixed is not None
+    assert _args(fixed, "n3") == {"expression": "{{n1.converted_value}} / {{n2.converted_value}}**2"}
+    assert link_copied_output(fixed, ctx) is None  # nothing copied is left
+    # a whole numeric argument becomes a whole reference
+    again = Node(id="n3", tool="units.convert_mass", args={"value": 74.84274105, "from_unit": "kilogram"})
+    fixed = link_copied_output(_wf(mass, height, again), ctx)
+    assert fixed is not None and _args(fixed, "n3")["value"] == "$n1.converted_value"
+    # the task's own numbers, an echo of a step's input, a one-decimal near miss and a later step's
+    # output are not copies
+    for args in ({"expression": "165 / 70"}, {"expression": "74.8 / 2"}):
+        assert (
+            link_copied_output(_wf(mass, height, Node(id="n3", tool="calc.calculate", args=args)), ctx)
+            is None
+        )
+    first = Node(id="n0", tool="calc.calculate", args={"expression": "1.778 * 2"})
+    assert link_copied_output(_wf(first, mass, height), ctx) is None

@@ -50,7 +50,7 @@ from evoflux.endpoints import move_source, retool_endpoints, swap_direction
 from evoflux.graph import Workflow
 from evoflux.narrowing import narrow_ref
 from evoflux.nested import fix_nested_args
-from evoflux.quantities import chain_invented_number, use_task_number
+from evoflux.quantities import chain_invented_number, link_copied_output, use_task_number
 from evoflux.rebinding import rebind_ref
 from evoflux.repairs import (
     add_required_arg,
@@ -116,6 +116,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("insert_producer", insert_producer, _S.SCHEMA, _S.EXECUTE),
     _op("use_task_number", use_task_number, _S.ANSWER),
     _op("chain_invented_number", chain_invented_number, _S.ANSWER),
+    _op("link_copied_output", link_copied_output, _S.ANSWER),
     _op("swap_direction", swap_direction, _S.ANSWER),
     _op("move_source", move_source, _S.ANSWER),
     _op("retool_endpoints", retool_endpoints, _S.ANSWER),

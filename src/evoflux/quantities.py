@@ -2,7 +2,9 @@
 does give is used by no step. Small planners do this often (`0.5` where the task says 90%, an example's
 `25` copied from a prompt); the fix is to put the task's number in its place (`use_task_number`). Or a
 chain's later step starts over from an invented number (`convert 1000 mL to fl oz` after the sum came
-to 768.9) where it should take the earlier step's result (`chain_invented_number`).
+to 768.9) where it should take the earlier step's result (`chain_invented_number`). Or a step copies
+an earlier step's result as a literal (`74.84 / 1.778**2`), which computes the right thing but hides the
+dependency; the literal becomes a reference to the output it copies (`link_copied_output`).
 
 The edit is generic: it reads only the task text and the arguments, never a tool's name or meaning.
 """
@@ -18,7 +20,15 @@ from evoflux.graph import Node, RefError, Workflow, resolve_path
 from evoflux.intent import invented_numbers, unused_task_numbers
 from evoflux.rebinding import echoes_input
 
-__all__ = ["as_written", "chain_invented_number", "numeric_result", "replace_number", "use_task_number"]
+__all__ = [
+    "as_written",
+    "chain_invented_number",
+    "copied_from",
+    "link_copied_output",
+    "numeric_result",
+    "replace_number",
+    "use_task_number",
+]
 
 _NUMBER = re.compile(r"\{\{.*?\}\}|(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?![\w.])")
 
@@ -69,6 +79,52 @@ def chain_invented_number(workflow: Workflow, ctx: EditContext) -> Workflow | No
     return None
 
 
+def link_copied_output(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Replace, in every step, each number the task never gave that copies (as shown, perhaps rounded or
+    cut) a numeric output of an earlier executed step with a reference to that output."""
+    work = workflow.model_copy(deep=True)
+    for index, node in enumerate(work.nodes):
+        for number in invented_numbers(node.args, ctx.task):
+            path = copied_from(number, workflow.nodes[:index], ctx)
+            if path is not None:
+                node.args = _put_ref(node.args, number, path)
+    return work if work.canonical() != workflow.canonical() else None
+
+
+def copied_from(number: float, earlier: list[Node], ctx: EditContext) -> str | None:
+    """The reference path of the earlier step's numeric output (not an echo of its input) that `number`
+    copies: equal, or equal to its written decimals (at least two, so that `3.6` is not taken for any
+    value near it); the closest when several do, the latest among equals. None when none does."""
+    written = repr(number)
+    decimals = len(written.split(".")[1]) if "." in written and "e" not in written else 0
+    best: tuple[float, str] | None = None
+    for node in earlier:
+        output = ctx.outputs().get(node.id)
+        if output is None:
+            continue
+        for path in output_paths(node, ctx):
+            value = _number_at(output, path)
+            if value is None or echoes_input(node, path, ctx):
+                continue
+            gap = abs(value - number)
+            close = gap == 0 or (decimals >= 2 and gap < 10.0**-decimals)
+            if close and (best is None or gap <= best[0]):
+                best = (gap, path_text(node.id, path))
+    return best[1] if best else None
+
+
+def _number_at(output: Any, path: tuple[str | int, ...]) -> float | None:
+    try:
+        value = resolve_path(output, tuple(path))
+    except RefError:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*", value):
+        return float(value)
+    return None
+
+
 def numeric_result(node: Node, ctx: EditContext) -> str | None:
     """The first field of a node's executed output that holds a number (or a numeric text) and does not
     only repeat the node's own input, as a reference path (`n1.converted_value`); None if none."""
@@ -76,14 +132,7 @@ def numeric_result(node: Node, ctx: EditContext) -> str | None:
     if output is None:
         return None
     for path in output_paths(node, ctx):
-        try:
-            value = resolve_path(output, tuple(path))
-        except RefError:
-            continue
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if isinstance(value, str):
-            numeric = re.fullmatch(r"\s*-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*", value) is not None
-        if numeric and not echoes_input(node, path, ctx):
+        if _number_at(output, path) is not None and not echoes_input(node, path, ctx):
             return path_text(node.id, path)
     return None
 

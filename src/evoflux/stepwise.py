@@ -27,6 +27,7 @@ from evoflux.graph import Node, Workflow
 from evoflux.matching import enum_values, normalize, properties
 from evoflux.model_edits import shown_outputs, signature
 from evoflux.operators import mutate
+from evoflux.quantities import link_copied_output
 from evoflux.retrieval import rank_tools, spread_by_server
 from evoflux.tools import ToolSpec
 from evoflux.trace import Trace
@@ -92,8 +93,9 @@ def step_context(
     new_id = f"n{index + 1}"
     lines.append(
         f'Reply with ONE step {{"id": "{new_id}", "tool": ..., "args": {{...}}}} that does step {index + 1}, '
-        "with numbers, names and units from the task, and values from the outputs above as "
-        '"$n1.key" for a whole value or "{{n1.key}}" inside text (only steps above, never this one).'
+        "with numbers, names and units from the task; an earlier step's result (only steps above, "
+        'never this one) as "$n1.key" for a whole value or "{{n1.key}}" inside text, or its value copied '
+        "exactly as shown."
     )
     return "\n".join(lines)
 
@@ -124,6 +126,7 @@ async def build_stepwise(
             continue
         grown = workflow.model_copy(deep=True)
         grown.nodes.append(node)
+        grown = link_copied_output(grown, ctx) or grown  # a result copied as a number: a reference
         workflow, trace = await _repaired(
             grown, node.id, await run(grown), ctx, run, revalidate, repair_tries
         )

@@ -103,6 +103,10 @@ class Planner(Protocol):
 MAX_STEPS = 6
 """The most steps a decomposition may have."""
 
+STEP_TOKENS = 200
+"""The most tokens one written node may take: a node is 40 to 80 tokens; a reply still going at 200 is
+a small model repeating itself (`$n0 * $n1 * $n2 * ...`), and every token of it costs time."""
+
 _STEPS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -243,12 +247,10 @@ class LMPlanner:
             self._system(tools, example=False),
             Message(
                 role="user",
-                content=fill(
-                    "rewrite", task=task, workflow=context, node=node_id, diagnostics="", outputs=""
-                ),
+                content=fill("rewrite", context=context),
             ),
         ]
-        request: dict[str, Any] = {"max_tokens": 300, "temperature": temperature, "seed": seed}
+        request: dict[str, Any] = {"max_tokens": STEP_TOKENS, "temperature": temperature, "seed": seed}
         try:
             completion = self._complete(messages, schema=step_schema(tools, purpose), **request)
         except ModelError:  # a tool schema the decoder cannot take: decode the step untyped

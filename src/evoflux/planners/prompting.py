@@ -10,6 +10,7 @@ model with constrained decoding cannot invent a tool.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -43,11 +44,19 @@ def prompt(name: str) -> str:
     return resources.files("evoflux.planners").joinpath(f"prompts/{name}.md").read_text(encoding="utf-8")
 
 
+_PLACEHOLDER = re.compile(r"<<([a-z_]+)>>")
+
+
 def fill(name: str, **values: str) -> str:
+    """The template with its `<<name>>` placeholders replaced, all in one pass (a value that itself holds
+    `<<task>>`, say from a tool's output, stays as it is). The values must name exactly the template's
+    placeholders: a prompt sent with a hole in it, or a value that goes nowhere, is a bug (the one-step
+    prompt once went out with `<<context>>` unfilled, and the model wrote steps blind)."""
     text = prompt(name)
-    for key, value in values.items():
-        text = text.replace(f"<<{key}>>", value)
-    return text
+    wanted = set(_PLACEHOLDER.findall(text))
+    if wanted != set(values):
+        raise ValueError(f"prompt {name!r} has placeholders {sorted(wanted)}, given {sorted(values)}")
+    return _PLACEHOLDER.sub(lambda m: values[m[1]], text)
 
 
 def _short(text: str, limit: int) -> str:
