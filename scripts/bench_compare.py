@@ -11,8 +11,11 @@ first use), so work on the checkout does not change what is measured, and `evofl
 Tasks run in a fixed interleaved order (the unseen tasks first, chains, dependencies and multi-server
 tasks in turn; then the seen ones), every method and seed of a task before the next task, so that a
 stop leaves whole tasks measured. Nothing else should use the CPU meanwhile: the budget includes a
-wall-clock limit. A narrower run (`--methods evoflux --seeds 1 --unseen-only`, one method's first seed
-on the unseen tasks) writes into the same results file, so the full comparison later resumes from it.
+wall-clock limit. The rows measured so far are committed under `docs/bench-4m-COMMIT/` (a session's
+machine does not outlive it); when `OUT/results.jsonl` does not exist yet, the run starts from that
+file, so a later session, on another machine, goes on where the last one stopped. A narrower run
+(`--methods evoflux --seeds 1 --unseen-only`, one method's first seed on the unseen tasks) writes into
+the same results file, so the full comparison later resumes from it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +73,10 @@ def main() -> int:
             f"{out} holds runs of commit {recorded.read_text().strip()}, not {short}: pick another --out"
         )
     recorded.write_text(short + "\n")
+    committed = ROOT / "docs" / f"bench-4m-{short}" / "results.jsonl"
+    if not (out / "results.jsonl").exists() and committed.is_file():
+        shutil.copyfile(committed, out / "results.jsonl")
+        print(f"going on from the {len(committed.read_text().splitlines())} rows of {committed}", flush=True)
     lines = ordered(args.suite)
     if args.unseen_only:
         lines = [line for line in lines if json.loads(line)["id"][:3] not in SEEN]

@@ -316,6 +316,12 @@ def test_a_part_the_task_never_mentions_is_left_out() -> None:
         [("32 psi in kilopascals", "220.63"), ("population of Oslo", "")], evidence, task
     )
     assert verdict.score == 1.0 and verdict.missing == []
+    # the example copied values and all (seen from the 1.5B model): no part, no missing part to add
+    copied = verified_coverage([("population of Oslo", "709037"), ("double it", "1418074")], evidence, task)
+    assert copied.score == 0.0 and copied.missing == []
+    # a part in other words than the task's still counts when the tools really returned its value
+    worded = verified_coverage([("pressure in kPa", "220.63"), ("double it", "1418074")], evidence, task)
+    assert worded.score == 1.0 and worded.missing == []
 
 
 def test_a_number_only_a_step_going_nowhere_takes_is_unused() -> None:
@@ -356,3 +362,33 @@ def test_a_flat_workflow_for_a_task_that_computes_on_earlier_results_is_discount
     assert computation_clauses("Write 'hi' to notes.txt, then read the file back.") == []
     assert computation_clauses("Create the entity, then add the observation 'owner is Priya' to it.") == []
     assert computation_clauses("Convert 98.6 F to Celsius, then add 1.5 to it") == ["add 1.5 to it"]
+
+
+def test_a_quoted_text_or_file_name_no_step_uses_counts_as_unused() -> None:
+    from evoflux.fitness import intent_feedback, unused_quantities
+    from evoflux.tasktext import task_texts
+
+    task = (
+        "Save an order note in order.txt with the text 'unit price 48.50, quantity 7'. Read the note "
+        "back and use the calculator to compute the order total."
+    )
+    assert task_texts(task) == ["unit price 48.50, quantity 7", "order.txt"]
+    assert task_texts("Ada's notes are the team's, e.g. 3.5 of them") == []  # apostrophes, decimals
+    full = Workflow.model_validate(
+        {
+            "nodes": [
+                {
+                    "id": "n1",
+                    "tool": "fs.write",
+                    "args": {"path": "/w/Order.txt", "content": "Unit price 48.50, quantity 7"},
+                },
+                {"id": "n2", "tool": "fs.read", "args": {"path": "/w/order.txt"}},
+                {"id": "n3", "tool": "calc.calculate", "args": {"expression": "48.50 * 7"}},
+            ]
+        }
+    )
+    assert unused_quantities(full, task) == 0.0
+    only_total = Workflow.model_validate({"nodes": [full.nodes[2].model_dump()]})
+    assert unused_quantities(only_total, task) == 0.5  # the numbers are used, the two texts are not
+    messages = [d.message for d in intent_feedback(only_total, task)]
+    assert "the task's text 'order.txt' is not used by any step" in messages

@@ -51,3 +51,15 @@ def test_the_typed_step_schema_admits_only_the_tools_own_arguments() -> None:
         check.validate({**good, "why": "something else"})
     untyped = Draft202012Validator(step_schema([LENGTH, CALC], "", typed=False))
     untyped.validate({**good, "args": {"anything": 1}})
+
+
+def test_a_tool_line_lists_repeated_values_once_and_cuts_a_very_long_enum_named_values_first() -> None:
+    from evoflux.model_edits import SHOWN_VALUES, signature
+
+    assert "from_unit: foot|meter|inch, to_unit: same as from_unit" in signature(LENGTH)
+    units = [f"unit{i:02d}" for i in range(60)] + ["foot", "meter", "yard"]
+    line = signature(converter("length", units), "Convert 12 foot to meters")
+    shown = line.split("from_unit: ")[1].split(", to_unit")[0].split("|")
+    assert shown[:2] == ["foot", "meter"] and "yard" not in shown
+    assert len(shown) == SHOWN_VALUES + 1 and shown[-1] == f"... {63 - SHOWN_VALUES} more"
+    assert "unit00|unit01" in signature(converter("length", units))  # nothing named: the first values

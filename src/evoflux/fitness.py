@@ -119,7 +119,9 @@ class Fitness(BaseModel):
     executed: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of nodes executed.")
     coverage: float = Field(default=0.0, ge=0.0, le=1.0, description="Task coverage (0 if unjudged).")
     grounding: float = Field(default=0.0, ge=0.0, le=1.0, description="Answer tokens found in outputs.")
-    unused_quantities: float = Field(default=0.0, ge=0.0, le=1.0, description="Task numbers never used.")
+    unused_quantities: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Task numbers and texts never used."
+    )
     unused_outputs: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of nodes nobody uses.")
     dropped_steps: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of seed steps dropped.")
     size: int = Field(default=0, ge=0, description="Number of nodes.")
@@ -229,8 +231,9 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     really occurs in what the tools *returned* (as text, case-insensitively, or as numbers at their
     precision; the `nX = tool(args)` call prefixes of `evidence` are not evidence), and is not merely
     an echo of the task (a value every number or word of which the task already holds), and is not a
-    value already credited to another part. Unanswered parts that share no word with the task are left
-    out (a small judge copies its prompt's example).
+    value already credited to another part. A part that shares no word or number with the task is left
+    out unless its value is verified (a small judge copies its prompt's example, values and all: taken
+    as missing, "population of Oslo" would go to the next edit as a part to add).
     A number counts only when a call computed it: a number a call merely repeats from its own arguments
     (a conversion from a unit to itself, an echo of the input) is not evidence that any part was done.
     A judge that claims a value the tools never returned gains nothing."""
@@ -239,23 +242,25 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     have_numbers = computed_numbers(evidence)
     task_text = " ".join(task.lower().split())
     task_numbers_ = {float(n) for n in number_tokens(task)} | {float(n) / 100 for n in number_tokens(task)}
-    if task:  # an unanswered part sharing no word or number with the task: the judge copying its example
-        wanted = _words_and_numbers(task)
-        parts = [(p, v) for p, v in parts if v.strip() or _words_and_numbers(p) & wanted]
+    wanted = _words_and_numbers(task) if task else set()
     missing: list[str] = []
     credited: set[str] = set()
+    kept = 0
     for part, value in parts:
         quoted = " ".join(value.lower().strip().strip("\"'").split())
         numbers = number_tokens(quoted)
         found = bool(quoted) and (
             quoted in have_text or (bool(numbers) and all(_number_found(n, have_numbers) for n in numbers))
         )
+        if task and not found and not _words_and_numbers(part) & wanted:
+            continue  # nothing of the task in it and nothing verified: the judge copying its example
+        kept += 1
         echo = quoted in task_text if not numbers else all(float(n) in task_numbers_ for n in numbers)
         if not found or echo or quoted in credited:  # one value answers one part
             missing.append(part)
         else:
             credited.add(quoted)
-    score = (len(parts) - len(missing)) / len(parts) if parts else 0.0
+    score = (kept - len(missing)) / kept if kept else 0.0
     return Coverage(score=score, missing=missing)
 
 

@@ -19,7 +19,7 @@ from evoflux.chains import chain_gap
 from evoflux.diagnostics import NOT_COVERED, Diagnostic, Stage
 from evoflux.endpoints import misdirected
 from evoflux.graph import Workflow
-from evoflux.tasktext import numbers_in, task_numbers
+from evoflux.tasktext import numbers_in, strings_in, task_numbers, task_texts
 
 __all__ = [
     "intent_feedback",
@@ -28,6 +28,7 @@ __all__ = [
     "misdirected_share",
     "unused_quantities",
     "unused_task_numbers",
+    "unused_task_texts",
 ]
 
 _TRIVIAL = {0.0, 1.0}
@@ -35,8 +36,9 @@ _TRIVIAL = {0.0, 1.0}
 
 def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
     """The intent checks of `effective_coverage` as feedback for the next edit: each task number no step
-    uses (a part of the task nothing does yet), each step that uses a number the task does not give, and
-    each step whose source and target go the other way round from the task, nowhere, or elsewhere."""
+    uses (a part of the task nothing does yet), each quoted text or file name no step uses, each step
+    that uses a number the task does not give, and each step whose source and target go the other way
+    round from the task, nowhere, or elsewhere."""
     out = [
         Diagnostic(
             stage=Stage.ANSWER,
@@ -44,6 +46,14 @@ def intent_feedback(workflow: Workflow, task: str) -> list[Diagnostic]:
             hint=f"add a step (or fix one) that uses {_fmt(q)} as the task says",
         )
         for q in unused_task_numbers(workflow, task)
+    ]
+    out += [
+        Diagnostic(
+            stage=Stage.ANSWER,
+            message=f"the task's text {text!r} is not used by any step",
+            hint=f"add a step (or fix one) that uses {text!r} as the task says",
+        )
+        for text in unused_task_texts(workflow, task)
     ]
     for node in workflow.nodes:
         invented = invented_numbers(node.args, task)
@@ -134,9 +144,20 @@ def _without_refs(value: Any) -> Any:
 
 
 def unused_quantities(workflow: Workflow, task: str) -> float:
-    """The share of the task's quantities that no argument uses (as written, or as a fraction)."""
-    quantities = task_numbers(task)
-    if not quantities:
+    """The share of the task's quantities (numbers, and texts to use as given: quoted text and file
+    names) that no argument uses (a number as written or as a fraction; a text inside any string
+    argument, case aside). A workflow that dropped the step saving the note the task quotes computes
+    the total all the same, and a lenient judge may not notice."""
+    quantities, texts = task_numbers(task), task_texts(task)
+    if not quantities and not texts:
         return 0.0
     unused = set(unused_task_numbers(workflow, task))
-    return sum(float(q) in unused for q in quantities) / len(quantities)
+    return (sum(float(q) in unused for q in quantities) + len(unused_task_texts(workflow, task))) / (
+        len(quantities) + len(texts)
+    )
+
+
+def unused_task_texts(workflow: Workflow, task: str) -> list[str]:
+    """The task's quoted texts and file names that no string argument contains (case aside)."""
+    given = [" ".join(s.lower().split()) for node in workflow.nodes for s in strings_in(node.args)]
+    return [t for t in task_texts(task) if not any(" ".join(t.lower().split()) in g for g in given)]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from evoflux.diagnostics import NOT_COVERED, Stage
 from evoflux.edits import EditContext, blamed_nodes, descendants, fresh_id, output_paths, path_text
+from evoflux.endpoints import mentions
 from evoflux.graph import NODE_ID, Node, RefError, Workflow, find_refs, resolve_path
 from evoflux.matching import enum_values, prop_types, properties, required
 from evoflux.operators import Operator
@@ -67,15 +68,42 @@ def _rewrite_target(workflow: Workflow, ctx: EditContext) -> str | None:
     return workflow.nodes[-1].id if workflow.nodes and ctx.diagnostics else None
 
 
-def signature(spec: ToolSpec) -> str:
-    """A tool as one prompt line: `name(arg: type|enum, optional?: type) -- description`."""
+SHOWN_VALUES = 40
+"""The most enum values of one argument a tool's prompt line lists."""
+
+
+def signature(spec: ToolSpec, named: str = "") -> str:
+    """A tool as one prompt line: `name(arg: type|enum, optional?: type) -- description`. An argument
+    whose values repeat an earlier argument's says so (`to_unit: same as from_unit`), and a very long
+    enum is cut to `SHOWN_VALUES` values, those the text `named` mentions first: a converter's units
+    are hundreds of prompt tokens that each call pays for, and every step is decoded under its tool's
+    schema, so no value left out of the line can be written wrongly."""
     props, needed = properties(spec.input_schema), set(required(spec.input_schema))
-    args = []
+    args: list[str] = []
+    seen: dict[tuple[str, ...], str] = {}  # an enum's values -> the first argument that takes them
     for name, prop in props.items():
         options = enum_values(prop)
-        kind = "|".join(map(str, options)) if options else "|".join(sorted(prop_types(prop))) or "any"
+        if options and tuple(map(str, options)) in seen:
+            kind = f"same as {seen[tuple(map(str, options))]}"
+        elif options:
+            kind = _values(options, named)
+            seen[tuple(map(str, options))] = name
+        else:
+            kind = "|".join(sorted(prop_types(prop))) or "any"
         args.append(f"{name}{'' if name in needed else '?'}: {kind}")
     return f"{spec.name}({', '.join(args)}) -- {' '.join(spec.description.split())[:200]}"
+
+
+def _values(options: Sequence[Any], named: str) -> str:
+    if len(options) <= SHOWN_VALUES:
+        return "|".join(map(str, options))
+    first = [  # values under three letters are too short to tell (`mentions` counts them as named)
+        v
+        for v in options
+        if isinstance(v, str) and len(v.replace(" ", "")) >= 3 and mentions(named, v, short_letters=3)
+    ]
+    shown = list(dict.fromkeys([*first, *options]))[:SHOWN_VALUES]
+    return "|".join(map(str, shown)) + f"|... {len(options) - len(shown)} more"
 
 
 def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tools: int = 5) -> str:
@@ -88,9 +116,14 @@ def node_context(workflow: Workflow, node_id: str, ctx: EditContext, *, max_tool
     lines.append(json.dumps(node.model_dump(), ensure_ascii=False, default=str))
     problems = [d for d in ctx.diagnostics if d.node in (node_id, None)]
     lines += ["", "Problems:", *([f"- {d}" for d in problems] or ["- (none reported)"])]
-    lines += ["", "Its tool:", f"- {signature(spec)}" if spec else f"- {node.tool} is not in the catalog"]
+    named = f"{node.why} {ctx.task}"
+    lines += [
+        "",
+        "Its tool:",
+        f"- {signature(spec, named)}" if spec else f"- {node.tool} is not in the catalog",
+    ]
     others = closest_tools(node.tool, ctx.catalog, hint=node.why, arg_names=node.args, exclude=[node.tool])
-    fits = [f"- {signature(s)}" for score, s in others[:max_tools] if score >= OTHER_TOOL_THRESHOLD]
+    fits = [f"- {signature(s, named)}" for score, s in others[:max_tools] if score >= OTHER_TOOL_THRESHOLD]
     lines += ["", "Other tools that may fit:", *(fits or ["- (none)"])]
     lines += ["", "Outputs it may reference:"]
     downstream = descendants(workflow, node_id) | {node_id}
@@ -239,7 +272,7 @@ def append_context(workflow: Workflow, ctx: EditContext, related: Sequence[ToolS
         lines.append(f"- {node.id} = {node.tool}({args}); outputs: {shown_outputs(node, ctx)}")
     missing = missing_parts(ctx)
     lines += ["", "Still missing:", *(f"- {m}" for m in missing)]
-    lines += ["", "Tools that may provide it:", *(f"- {signature(s)}" for s in related)]
+    lines += ["", "Tools that may provide it:", *(f"- {signature(s, ctx.task)}" for s in related)]
     new_id = fresh_id(workflow, avoid=ctx.traced_ids())
     lines += [
         "",

@@ -89,7 +89,7 @@ def step_context(
         for node in workflow.nodes:
             args = json.dumps(node.args, ensure_ascii=False, default=str)[:200]
             lines.append(f"- {node.id} = {node.tool}({args}); outputs: {shown_outputs(node, ctx)}")
-    lines += ["", "Tools for this step:", *(f"- {signature(s)}" for s in tools), ""]
+    lines += ["", "Tools for this step:", *(f"- {signature(s, f'{steps[index]} {task}')}" for s in tools), ""]
     new_id = f"n{index + 1}"
     lines.append(
         f'Reply with ONE step {{"id": "{new_id}", "tool": ..., "args": {{...}}}} that does step {index + 1}, '

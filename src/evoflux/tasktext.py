@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from evoflux.matching import enum_values, normalize, prop_types
 
-__all__ = ["mention", "number_tokens", "numbers_in", "task_numbers", "task_value"]
+__all__ = ["mention", "number_tokens", "numbers_in", "strings_in", "task_numbers", "task_texts", "task_value"]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _IANA = re.compile(r"\b(?:[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|UTC|GMT)\b")
@@ -40,6 +40,26 @@ def number_tokens(text: str) -> list[str]:
 def task_numbers(task: str) -> list[int | float]:
     """The quantities in the task, in order (`1,234` read as 1234)."""
     return _numbers(task)
+
+
+_TASK_QUOTE = re.compile(r"(?<![\w'])'([^'\n]{2,160})'(?![\w'])|\"([^\"\n]{2,160})\"")
+_FILE_NAME = re.compile(r"(?<![\w/.-])[\w-]{2,}\.[A-Za-z][A-Za-z0-9]{1,4}\b")
+
+
+def task_texts(task: str) -> list[str]:
+    """The texts the task gives to be used as they are, in order, each once: quoted text (`'unit price
+    48.50, quantity 7'`) and file names (`order.txt`)."""
+    quoted = [a or b for a, b in _TASK_QUOTE.findall(task)]
+    unquoted = _TASK_QUOTE.sub(" ", task)
+    return list(dict.fromkeys([*quoted, *_FILE_NAME.findall(unquoted)]))
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for item in items for s in strings_in(item)]
 
 
 def numbers_in(value: Any) -> list[float]:

@@ -86,9 +86,9 @@ class Planner(Protocol):
         temperature: float = 0.5,
     ) -> dict[str, Any] | None:
         """One node rewritten from its neighbourhood and the diagnostics that blame it (or, with
-        `purpose`, one new step that does that part of the task), using one of `tools`, which are all
-        the system prompt lists: with a whole catalog of converters there, a 1.5B model asked for an
-        arithmetic step picks another converter."""
+        `purpose`, one new step that does that part of the task), using one of `tools`, the tools
+        `context` lists (with a whole catalog of converters in view, a 1.5B model asked for an
+        arithmetic step picks another converter)."""
         ...
 
     def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
@@ -106,6 +106,13 @@ MAX_STEPS = 6
 STEP_TOKENS = 200
 """The most tokens one written node may take: a node is 40 to 80 tokens; a reply still going at 200 is
 a small model repeating itself (`$n0 * $n1 * $n2 * ...`), and every token of it costs time."""
+
+STEP_SYSTEM = Message(
+    role="system", content=fill("plan", catalog="(the tools for the step are in the request)")
+)
+"""The system prompt of a one-step call: the planning rules without a catalog. The step's context lists
+the few tools it may use, so a catalog here would only repeat them (hundreds of prompt tokens) or, whole,
+lead a small model to another tool; and one fixed prefix is served from the cache on every step call."""
 
 _STEPS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -243,13 +250,7 @@ class LMPlanner:
         purpose: str = "",
         temperature: float = 0.5,
     ) -> dict[str, Any] | None:
-        messages = [
-            self._system(tools, example=False),
-            Message(
-                role="user",
-                content=fill("rewrite", context=context),
-            ),
-        ]
+        messages = [STEP_SYSTEM, Message(role="user", content=fill("rewrite", context=context))]
         request: dict[str, Any] = {"max_tokens": STEP_TOKENS, "temperature": temperature, "seed": seed}
         try:
             completion = self._complete(messages, schema=step_schema(tools, purpose), **request)
