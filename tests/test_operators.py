@@ -694,6 +694,15 @@ def test_snap_enum_leaves_a_value_with_no_close_option() -> None:
     assert snap("miles", ["mile", "kilometer"]) == "mile"
 
 
+def test_snap_enum_takes_the_singular_before_a_nearer_spelling() -> None:
+    from evoflux.matching import snap
+
+    units = ["mil", "mile", "inch", "foot", "yard", "kilometer"]  # `mil`: a thousandth of an inch
+    assert snap("miles", units) == "mile" and snap("Miles", ["MILE", "mil"]) == "MILE"
+    assert snap("feet", units) == "foot" and snap("inches", units) == "inch"
+    assert snap("centuries", ["century", "cent"]) == "century"
+
+
 def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() -> None:
     from evoflux.model_edits import model_append
 
@@ -848,6 +857,18 @@ def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> Non
     assert mentions("9 am in London", "Europe/London") and not mentions("9 am in London", "Asia/Tokyo")
     node = Node(id="n1", tool="u.t", args={"value": 72, "from_unit": "fahrenheit", "to_unit": "celsius"})
     assert misdirected(_wf(node), "What is 72 F in C?") == []
+
+
+def test_a_value_is_mentioned_in_its_plural_forms_irregular_ones_too() -> None:
+    from evoflux.endpoints import mentions, misdirected, says_direction
+
+    assert mentions("A 6 feet wall", "foot") and mentions("Two centuries later", "century")
+    assert mentions("Now in degrees Celsius", "degree celsius")
+    assert mentions("at 3 feet per second", "foot per second") and not mentions("3 feet", "foot per second")
+    assert not mentions("A footnote", "foot") and not mentions("A 6 feet wall", "meter")
+    assert says_direction("Convert 6 feet to metres", "foot", "metre")
+    node = Node(id="n1", tool="u.t", args={"value": 6, "from_unit": "meter", "to_unit": "foot"})
+    assert [m.kind for m in misdirected(_wf(node), "Convert 6 feet to meters")] == ["reversed"]
 
 
 def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds() -> None:
@@ -1011,6 +1032,10 @@ def test_a_step_that_copies_an_earlier_result_as_a_number_references_it_instead(
     again = Node(id="n3", tool="units.convert_mass", args={"value": 74.84274105, "from_unit": "kilogram"})
     fixed = link_copied_output(_wf(mass, height, again), ctx)
     assert fixed is not None and _args(fixed, "n3")["value"] == "$n1.converted_value"
+    # inside a nested argument too
+    nested = Node(id="n3", tool="calc.stats", args={"values": [2, {"x": 74.84274105}]})
+    fixed = link_copied_output(_wf(mass, height, nested), ctx)
+    assert fixed is not None and _args(fixed, "n3") == {"values": [2, {"x": "$n1.converted_value"}]}
     # the task's own numbers, an echo of a step's input, a one-decimal near miss and a later step's
     # output are not copies
     for args in ({"expression": "165 / 70"}, {"expression": "74.8 / 2"}):

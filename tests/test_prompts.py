@@ -20,7 +20,7 @@ def test_every_call_sends_a_filled_prompt_and_a_step_sees_its_context() -> None:
     planner = LMPlanner(model)
     tools = [LENGTH, CALC]
     context = "Task: ...\nSteps that ran: n1.converted_value=3.6576 <- the context of this step"
-    planner.rewrite_node(TASK, tools, context, "n2", purpose="Multiply the result of step 1 by 3")
+    planner.rewrite_node(TASK, tools, context, purpose="Multiply the result of step 1 by 3")
     planner.plan(TASK, tools)
     workflow = Workflow(nodes=[Node(id="n1", tool=LENGTH.name, args={"value": 12})])
     planner.repair(TASK, tools, workflow, [Diagnostic(stage=Stage.SCHEMA, node="n1", message="bad unit")])

@@ -14,8 +14,8 @@ from rich.tree import Tree
 from evoflux.diagnostics import Diagnostic
 from evoflux.execute import Event
 from evoflux.graph import Workflow
+from evoflux.outcome import Evaluated
 from evoflux.result import RunResult
-from evoflux.search import Evaluated
 
 __all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from evoflux.diagnostics import Stage
 from evoflux.edits import EditContext
 from evoflux.graph import Node, Workflow
-from evoflux.matching import abbreviates, enum_values, normalize, properties
+from evoflux.matching import IRREGULAR_PLURALS, abbreviates, enum_values, normalize, properties
 from evoflux.tasktext import mention, numbers_in, task_value
 
 __all__ = [
@@ -122,10 +122,21 @@ def mentions(task: str, value: str, *, short_letters: int = 4) -> bool:
 
 
 def _word_pattern(value: str) -> str | None:
+    """A pattern for the words of `value` in a text, each also in its plural (`-s`, `-es`, `-y` as
+    `-ies`, and the irregular ones of units and people: `foot` as `feet`, `degrees celsius`)."""
     words = normalize(value).split()
     if not words or len("".join(words)) < 2:
         return None
-    return r"\b" + r"[\s_-]+".join(re.escape(w) for w in words) + r"(?:s|es)?\b"
+    return r"\b" + r"[\s_-]+".join(_plural_forms(w) for w in words) + r"\b"
+
+
+def _plural_forms(word: str) -> str:
+    forms = [re.escape(word) + "(?:s|es)?"]
+    if word.endswith("y") and len(word) > 2:
+        forms.append(re.escape(word[:-1]) + "ies")
+    if word in IRREGULAR_PLURALS:
+        forms.append(IRREGULAR_PLURALS[word])
+    return "(?:" + "|".join(forms) + ")"
 
 
 def misdirected(workflow: Workflow, task: str) -> list[Misdirected]:

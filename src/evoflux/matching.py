@@ -14,6 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 __all__ = [
+    "IRREGULAR_PLURALS",
     "NO_VALUE",
     "abbreviates",
     "coerce",
@@ -27,6 +28,7 @@ __all__ = [
     "required",
     "resolve_schema",
     "same_json",
+    "singular_forms",
     "snap",
     "type_fits",
     "word_overlap",
@@ -267,12 +269,34 @@ SNAP_SIMILARITY = 0.75
 """How alike a string must be to an enum value to be snapped to it (`miles` -> `mile` is 0.9)."""
 
 
+IRREGULAR_PLURALS = {"foot": "feet", "tooth": "teeth", "man": "men", "woman": "women", "person": "people"}
+"""English plurals no suffix rule makes (those of units and people)."""
+
+
+def singular_forms(word: str) -> list[str]:
+    """The singulars `word` may be the plural of, lower-cased, likeliest first (`miles` -> `mile`,
+    `boxes` -> `boxe`/`box`, `centuries` -> `century`, `feet` -> `foot`); [] without a plural ending."""
+    low = word.lower()
+    forms = [single for single, plural in IRREGULAR_PLURALS.items() if plural == low]
+    if low.endswith("s") and not low.endswith("ss") and len(low) > 2:
+        forms.append(low[:-1])
+    if low.endswith("es") and len(low) > 3:
+        forms.append(low[:-2])
+    if low.endswith("ies") and len(low) > 4:
+        forms.append(low[:-3] + "y")
+    return forms
+
+
 def snap(value: Any, options: Sequence[Any]) -> Any:
-    """The enum value nearest to `value` (names by similarity, numbers by distance)."""
+    """The enum value nearest to `value`: the option `value` is the plural of (`miles` -> `mile`, not
+    the nearer spelling `mil`), else names by similarity; numbers by distance."""
     if any(same_json(value, o) for o in options):
         return NO_VALUE
     strings = [o for o in options if isinstance(o, str)]
     if isinstance(value, str) and strings:
+        for form in singular_forms(value.strip()):
+            if match := next((o for o in strings if o.lower() == form), None):
+                return match
         best = max(strings, key=lambda o: (name_similarity(value, o), fuzz.WRatio(value.lower(), o.lower())))
         # a distant option is another meaning, not a spelling (megabytes -> megatonne): leave it be
         return best if name_similarity(value, best) >= SNAP_SIMILARITY else NO_VALUE

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from evoflux.search import Evaluated
+from evoflux.outcome import Evaluated
 
 __all__ = ["failure_summary"]
 

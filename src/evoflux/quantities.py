@@ -12,6 +12,7 @@ The edit is generic: it reads only the task text and the arguments, never a tool
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from evoflux.diagnostics import Stage
@@ -140,24 +141,10 @@ def numeric_result(node: Node, ctx: EditContext) -> str | None:
 def _put_ref(args: dict[str, Any], number: float, path: str) -> dict[str, Any]:
     """The arguments with the first argument equal to `number` (or, failing that, the number's first
     occurrence in a text argument, outside placeholders) replaced by a reference to `path`."""
-    for key, value in args.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and float(value) == number:
-            return {**args, key: f"${path}"}
-    for key, value in args.items():
-        if isinstance(value, str):
-            done = False
-
-            def sub(match: re.Match[str]) -> str:
-                nonlocal done
-                if done or match["n"] is None or float(match["n"]) != number:
-                    return match[0]
-                done = True
-                return f"{{{{{path}}}}}"
-
-            text = _NUMBER.sub(sub, value)
-            if done:
-                return {**args, key: text}
-    return args
+    swapped, done = _swap_first(args, number, whole=lambda _: f"${path}")
+    if not done:
+        swapped, done = _swap_first(args, number, text=f"{{{{{path}}}}}")
+    return swapped if done else args
 
 
 def as_written(number: float, task: str) -> float:
@@ -170,23 +157,39 @@ def as_written(number: float, task: str) -> float:
 def replace_number(value: Any, old: float, new: float) -> Any:
     """The argument value with the first occurrence of `old` (a JSON number, or a number written in a
     text outside `{{...}}` placeholders) replaced by `new`."""
+
+    def whole(item: int | float) -> int | float:
+        return int(new) if isinstance(item, int) and new.is_integer() else new
+
+    return _swap_first(value, old, whole=whole, text=_text(new))[0]
+
+
+def _swap_first(
+    value: Any, old: float, *, whole: Callable[[int | float], Any] | None = None, text: str | None = None
+) -> tuple[Any, bool]:
+    """`value` with the first occurrence of the number `old` replaced, and whether one was: a JSON
+    number by `whole(number)`, a number written in a text (outside `{{...}}`) by `text`; a kind given no
+    replacement is left alone. `{"$ref": ...}` objects are not entered."""
     done = False
 
     def swap(item: Any) -> Any:
         nonlocal done
         if done or isinstance(item, bool):
             return item
-        if isinstance(item, int | float) and float(item) == old:
+        if isinstance(item, int | float):
+            if whole is None or float(item) != old:
+                return item
             done = True
-            return int(new) if isinstance(item, int) and new.is_integer() else new
-        if isinstance(item, str):
+            return whole(item)
+        if isinstance(item, str) and text is not None:
+            replacement = text
 
             def sub(match: re.Match[str]) -> str:
                 nonlocal done
                 if done or match["n"] is None or float(match["n"]) != old:
                     return match[0]
                 done = True
-                return _text(new)
+                return replacement
 
             return _NUMBER.sub(sub, item)
         if isinstance(item, dict):
@@ -195,7 +198,7 @@ def replace_number(value: Any, old: float, new: float) -> Any:
             return [swap(v) for v in item]
         return item
 
-    return swap(value)
+    return swap(value), done
 
 
 def _text(number: float) -> str:

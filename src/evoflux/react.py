@@ -44,8 +44,8 @@ from evoflux.validate import check_arguments
 
 if TYPE_CHECKING:
     from evoflux.methods import MethodSettings, Observer
+    from evoflux.outcome import Judge
     from evoflux.planners.planner import Planner
-    from evoflux.search import Judge
 
 __all__ = ["MAX_STEPS_CAP", "OBSERVATION_CHARS", "PARSE_RETRIES", "ReactPlanner", "max_steps", "react"]
 

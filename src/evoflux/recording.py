@@ -15,7 +15,7 @@ from evoflux.diagnostics import Diagnostic
 from evoflux.execute import Event
 from evoflux.graph import Workflow
 from evoflux.methods import Observer
-from evoflux.search import Evaluated
+from evoflux.outcome import Evaluated
 from evoflux.store import RunStore
 
 __all__ = ["RecordingObserver", "config_secrets", "default_store_path"]

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from pydantic import BaseModel, Field
@@ -33,17 +32,16 @@ from pydantic import BaseModel, Field
 from evoflux.answer import evidence_text
 from evoflux.budget import Budget, Spend
 from evoflux.decoding import opening_temperature
-from evoflux.diagnostics import Diagnostic
 from evoflux.edits import EditContext
 from evoflux.evaluate import evaluate
 from evoflux.execute import CallCache, ExecutionSettings
-from evoflux.fitness import ANSWERED, Coverage, Fitness, compute_fitness
+from evoflux.fitness import Coverage, Fitness, compute_fitness
 from evoflux.graph import Workflow
 from evoflux.intensity import Intensity, IntensityConfig
-from evoflux.intent import intent_feedback
 from evoflux.meta import failure_summary
 from evoflux.model_edits import missing_parts, model_append, model_guided
 from evoflux.operators import mutate
+from evoflux.outcome import SOLVED_COVERAGE, Evaluated, Judge, Listener, SearchOutcome, solved, summarize
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
 from evoflux.stepwise import build_stepwise
@@ -51,9 +49,17 @@ from evoflux.tools import ToolCaller, ToolSpec
 from evoflux.trace import Trace
 from evoflux.validate import canonicalise_tools, validate
 
-__all__ = ["Evaluated", "Judge", "SearchOutcome", "SearchSettings", "Switches", "evolve", "failure_summary"]
-
-SOLVED_COVERAGE = 0.999
+__all__ = [
+    "SOLVED_COVERAGE",
+    "Evaluated",
+    "Judge",
+    "Listener",
+    "SearchOutcome",
+    "SearchSettings",
+    "Switches",
+    "evolve",
+    "failure_summary",
+]
 
 
 class Switches(BaseModel):
@@ -79,61 +85,6 @@ class SearchSettings(BaseModel):
     explore_edits: int = Field(default=3, ge=1, description="Rule-based edits per exploring child.")
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     seed: int = 0
-
-
-class Judge(Protocol):
-    """Judges task coverage (the planner itself, or an external judge endpoint)."""
-
-    def judge(self, task: str, evidence: str, answer: str) -> Coverage | None: ...
-
-
-@dataclass
-class Evaluated:
-    """A candidate with what its evaluation produced."""
-
-    candidate: Candidate
-    trace: Trace
-    coverage: Coverage | None = None
-    task: str = ""
-
-    @property
-    def feedback(self) -> list[Diagnostic]:
-        """Execution diagnostics, the coverage verdict and, once it ran through, the intent checks (task
-        numbers no step uses, numbers no one gave): what the next edit acts on."""
-        verdict = self.coverage.feedback() if self.coverage else []
-        intent = intent_feedback(self.candidate.workflow, self.task) if self.trace.feasible else []
-        return self.trace.diagnostics + verdict + intent
-
-
-@dataclass
-class SearchOutcome:
-    """The best candidate found and how the search went."""
-
-    best: Evaluated | None
-    generations: int = 0
-    candidates: int = 0
-    stopped_because: str = "generations"
-    best_history: list[float] = field(default_factory=list)
-    intensity_history: list[float] = field(default_factory=list)
-    redesigns: int = 0
-    tool_calls: int = 0
-    """Tool calls sent during the search (cache hits excluded)."""
-    cache: CallCache = field(default_factory=CallCache)
-    """The run's call cache, so the final evaluation of the best pays for no call twice."""
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "generations": self.generations,
-            "candidates": self.candidates,
-            "best_history": [round(v, 4) for v in self.best_history],
-            "intensity_history": [round(v, 3) for v in self.intensity_history],
-            "redesigns": self.redesigns,
-            "stopped_because": self.stopped_because,
-        }
-
-
-Listener = Callable[[str, Evaluated, str], None]
-"""Called for every evaluated candidate with (mode, evaluated, parent id or '')."""
 
 
 async def evolve(
@@ -218,7 +169,7 @@ class _Search:
 
     def stop_reason(self) -> str | None:
         best = self.best()
-        if best is not None and _solved(best, judged=self.switches.judge and self.switches.feedback):
+        if best is not None and solved(best, judged=self.switches.judge and self.switches.feedback):
             return "solved"
         return self.spend.exhausted(self.planner.usage)
 
@@ -288,7 +239,6 @@ class _Search:
                     self.task,
                     tools,
                     context,
-                    "",
                     seed=seed,
                     purpose=purpose,
                     temperature=0.0,
@@ -341,7 +291,7 @@ class _Search:
 
         def rewrite(context: str, tools: Sequence[ToolSpec] = (), purpose: str = "") -> dict[str, Any] | None:
             return self.planner.rewrite_node(
-                self.task, tools or self.tools, context, "", seed=seed, purpose=purpose
+                self.task, tools or self.tools, context, seed=seed, purpose=purpose
             )
 
         ctx = self.context(parent)
@@ -421,7 +371,7 @@ class _Search:
             trace = Trace(diagnostics=validate(workflow, self.caller.tools, self.settings.execution.limits))
         coverage = await self._judge(workflow, trace) if trace.answer is not None else None
         fitness = compute_fitness(workflow, trace, coverage, self.task, seed_size=seed_size)
-        scored = candidate.model_copy(update={"fitness": fitness, "summary": _summary(trace, coverage)})
+        scored = candidate.model_copy(update={"fitness": fitness, "summary": summarize(trace, coverage)})
         return Evaluated(scored, trace, coverage, self.task)
 
     async def _judge(self, workflow: Workflow, trace: Trace) -> Coverage | None:
@@ -434,23 +384,3 @@ class _Search:
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
         return self._coverage[evidence]
-
-
-def _solved(best: Evaluated, *, judged: bool) -> bool:
-    fitness = best.candidate.fitness
-    if fitness.reached != ANSWERED:
-        return False
-    return not judged or fitness.coverage >= SOLVED_COVERAGE
-
-
-def _summary(trace: Trace, coverage: Coverage | None) -> str:
-    text = f"{trace.stage.label}: {trace.executed}/{len(trace.runs)} ran"
-    if trace.diagnostics:
-        text += f"; {trace.diagnostics[0]}"
-    if coverage is not None:
-        missing = f", missing {coverage.missing[0]}" if coverage.missing else ""
-        text += f"; coverage {coverage.score:.2f}{missing}"
-    return text[:300]
-
-
-__all__ += ["SOLVED_COVERAGE", "Listener"]

@@ -29,8 +29,8 @@ from evoflux.catalog import open_catalog
 from evoflux.config import ServersConfig, load_servers
 from evoflux.errors import EvofluxError
 from evoflux.methods import MethodSettings, run_method
+from evoflux.outcome import Judge
 from evoflux.planners.planner import Planner
-from evoflux.search import Judge
 
 __all__ = [
     "BenchSettings",

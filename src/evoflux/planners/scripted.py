@@ -162,7 +162,6 @@ class ScriptedPlanner:
         task: str,
         tools: Sequence[ToolSpec],
         context: str,
-        node_id: str,
         *,
         seed: int = 0,
         purpose: str = "",
