@@ -402,6 +402,30 @@ def test_delete_node_without_blame_removes_an_unused_node() -> None:
     assert [n.id for n in _apply("delete_node", workflow, _ctx()).nodes] == ["n2"]
 
 
+def test_merge_duplicates_keeps_the_first_of_identical_calls_and_moves_references() -> None:
+    from evoflux.restructure import distinct_calls
+
+    utc = {"timezone": "UTC"}
+    workflow = _wf(
+        Node(id="n1", tool="time.get_current_time", args=utc),
+        Node(id="n2", tool="time.get_current_time", args=dict(utc)),
+        Node(
+            id="n3", tool="time.convert_time", args={"time": "$n1.datetime", "target_timezone": "Asia/Dubai"}
+        ),
+        Node(
+            id="n4", tool="time.convert_time", args={"time": "$n2.datetime", "target_timezone": "Asia/Dubai"}
+        ),
+        Node(id="n5", tool="time.get_current_time", args={"timezone": "Asia/Dubai"}),
+        uses=("n3", "n4", "n5"),
+        template="Dubai: {{n4.target.datetime}}",
+    )
+    assert distinct_calls(workflow) == 3
+    fixed = _apply("merge_duplicates", workflow, _ctx())
+    assert [n.id for n in fixed.nodes] == ["n1", "n3", "n5"]  # n4 became a copy of n3 once n2 was n1
+    assert fixed.answer.uses == ["n3", "n5"] and fixed.answer.template == "Dubai: {{n3.target.datetime}}"
+    assert distinct_calls(fixed) == 3 and OPERATORS_BY_NAME["merge_duplicates"](fixed, _ctx()) is None
+
+
 def test_swap_tool_replaces_a_failing_tool_with_a_similar_one() -> None:
     workflow = _wf(
         Node(id="n1", tool="web.search", args={"query": "evoflux", "max_results": 3, "safe": True})

@@ -24,6 +24,7 @@ input. Rule-based operators (the name is what run stores and ablation logs recor
   -> swapped, a source the task mentions, the tool whose enums hold what the task mentions
   (`endpoints`);
 - `delete_node` (execute, answer; weight 0.5): delete a blamed or unused node, clean up references to it;
+- `merge_duplicates` (answer): nodes that make the same call -> the first of them, references moved;
 - `swap_tool` (execute, schema): a failing tool -> a tool with a similar schema that accepts the
   node's values, arguments mapped by name;
 - `break_cycle` (dependency): cut one reference of a cycle;
@@ -61,7 +62,14 @@ from evoflux.repairs import (
     resolve_tool,
     snap_enum,
 )
-from evoflux.restructure import break_cycle, delete_node, insert_producer, reorder_nodes, swap_tool
+from evoflux.restructure import (
+    break_cycle,
+    delete_node,
+    insert_producer,
+    merge_duplicates,
+    reorder_nodes,
+    swap_tool,
+)
 
 __all__ = [
     "ON_TARGET_WEIGHT",
@@ -121,6 +129,7 @@ RULE_OPERATORS: tuple[Operator, ...] = (
     _op("move_source", move_source, _S.ANSWER),
     _op("retool_endpoints", retool_endpoints, _S.ANSWER),
     _op("delete_node", delete_node, _S.EXECUTE, _S.ANSWER, weight=0.5),
+    _op("merge_duplicates", merge_duplicates, _S.ANSWER),
     _op("swap_tool", swap_tool, _S.EXECUTE, _S.SCHEMA),
     _op("break_cycle", break_cycle, _S.DEPENDENCY),
     _op("reorder_nodes", reorder_nodes, _S.DEPENDENCY),

@@ -1,5 +1,5 @@
-"""Graph-level edits: insert a producer node, delete a node, swap a tool for a similar one, break a
-cycle, put nodes in dependency order.
+"""Graph-level edits: insert a producer node, delete a node, merge nodes that make the same call, swap a
+tool for a similar one, break a cycle, put nodes in dependency order.
 
 Like the repairs, each is an `EditFn` that returns a new workflow or None and never changes its input.
 """
@@ -21,9 +21,11 @@ from evoflux.edits import (
     node_of,
     path_text,
     pick_site,
+    rewrite_refs,
     schema_paths,
 )
-from evoflux.graph import CycleError, Node, Workflow, find_refs
+from evoflux.execute import CallCache
+from evoflux.graph import CycleError, Node, Ref, Workflow, find_refs
 from evoflux.matching import (
     NO_VALUE,
     enum_values,
@@ -44,7 +46,9 @@ from evoflux.tools import ToolSpec
 __all__ = [
     "break_cycle",
     "delete_node",
+    "distinct_calls",
     "insert_producer",
+    "merge_duplicates",
     "rank_producers",
     "reorder_nodes",
     "swap_tool",
@@ -163,6 +167,49 @@ def delete_node(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     ids = {n.id for n in workflow.nodes}
     sites = [n for n in blamed_nodes(ctx.diagnostics) if n in ids] or _unused(workflow)
     return without_node(workflow, ctx.rng.choice(sites)) if sites else None
+
+
+def merge_duplicates(workflow: Workflow, ctx: EditContext) -> Workflow | None:
+    """Merge nodes that make the same call (same tool, same arguments) into the first of them: the run's
+    call cache serves them one output, so a copy only adds a step; references to it point at the first
+    (`n4 = time.get_current_time(UTC)` twice -> once)."""
+    return _merged(workflow)
+
+
+def distinct_calls(workflow: Workflow) -> int:
+    """The number of nodes once copies of a call are merged (`merge_duplicates`)."""
+    merged = _merged(workflow)
+    return len((merged or workflow).nodes)
+
+
+def _merged(workflow: Workflow) -> Workflow | None:
+    work, merged = workflow, False
+    while alias := _copies(work):  # until none is left: merging n2 into n1 can make n4 a copy of n3
+        merged = True
+
+        def first(ref: Ref, alias: dict[str, str] = alias) -> str | None:
+            return path_text(alias[ref.node], ref.steps) if ref.node in alias else None
+
+        work = work.model_copy(deep=True)
+        work.nodes = [n for n in work.nodes if n.id not in alias]
+        for node in work.nodes:
+            node.args = rewrite_refs(node.args, first)
+        work.answer.uses = list(dict.fromkeys(alias.get(u, u) for u in work.answer.uses))
+        work.answer.template = rewrite_refs(work.answer.template, first)
+    return work if merged else None
+
+
+def _copies(workflow: Workflow) -> dict[str, str]:
+    """Each node that repeats an earlier node's call, mapped to that node's id."""
+    seen: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    for node in workflow.nodes:
+        key = CallCache.key(node.tool, node.args)
+        if key in seen:
+            alias[node.id] = seen[key]
+        else:
+            seen[key] = node.id
+    return alias
 
 
 # -- swap a tool -------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from evoflux.operators import mutate
 from evoflux.outcome import SOLVED_COVERAGE, Evaluated, Judge, Listener, SearchOutcome, solved, summarize
 from evoflux.planners.planner import Planner, PlanResult
 from evoflux.population import Candidate, Population
+from evoflux.restructure import distinct_calls
 from evoflux.stepwise import build_stepwise
 from evoflux.tools import ToolCaller, ToolSpec
 from evoflux.trace import Trace
@@ -337,7 +338,7 @@ class _Search:
                 empty = Candidate.new(Workflow(), Fitness.worst(), origin=origin, generation=generation)
                 self.listener(origin, Evaluated(empty, Trace(diagnostics=made.diagnostics)), "")
             return None
-        seed_size = len(parent.candidate.workflow.nodes) if parent else None
+        seed_size = distinct_calls(parent.candidate.workflow) if parent else None  # copies are no steps
         known = self.evaluated.get(made.digest())
         if known is not None:
             return known
