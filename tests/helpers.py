@@ -13,6 +13,8 @@ from evoflux.planners.lm import Completion, Message, Usage
 from evoflux.tools import ToolSpec
 
 SERVERS = Path(__file__).parent / "servers"
+TOY_TOOLS = 13
+"""How many tools `servers/toy.py` lists (before `grow`)."""
 
 
 def toy(*args: str, **entry: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from evoflux.catalog import TRUNCATION_MARKER, Catalog, open_catalog
 from evoflux.config import StdioServer, load_servers
 from evoflux.errors import ServerStartError
 from evoflux.servers import marked_processes, online_variant, resolve_command, warm_servers
-from helpers import alive, servers, toy, wait_until_dead
+from helpers import TOY_TOOLS, alive, servers, toy, wait_until_dead
 
 TOY = str(Path(__file__).parent / "servers" / "toy.py")
 
@@ -41,7 +41,7 @@ async def test_connects_to_several_servers_at_once() -> None:
         async with open_catalog(config) as catalog:
             elapsed = time.monotonic() - started
             assert catalog.servers == ["a", "b", "c"]
-            assert len(catalog.tools) == 33
+            assert len(catalog.tools) == 3 * TOY_TOOLS
             spec = catalog.tools["b.add"]
             assert (spec.server, spec.tool, spec.description) == ("b", "add", "Add two numbers.")
             assert spec.input_schema["required"] == ["a", "b"]
@@ -53,7 +53,7 @@ async def test_connects_to_several_servers_at_once() -> None:
 async def test_pages_tools_list_including_an_empty_string_cursor() -> None:
     with anyio.fail_after(30):
         async with open_catalog(servers(paged=toy("--pages", "3"), loop=toy("--repeat-cursor"))) as catalog:
-            assert len([n for n in catalog.tools if n.startswith("paged.")]) == 11
+            assert len([n for n in catalog.tools if n.startswith("paged.")]) == TOY_TOOLS
             assert [n for n in catalog.tools if n.startswith("loop.")] == ["loop.add"]
 
 
@@ -245,7 +245,7 @@ async def test_streamable_http_server(http_toy: str) -> None:
     config = servers(web={"url": http_toy, "headers": {"X-Evoflux-Test": "1"}})
     with anyio.fail_after(30):
         async with open_catalog(config) as catalog:
-            assert len(catalog.tools) == 11
+            assert len(catalog.tools) == TOY_TOOLS
             assert (await catalog.call_tool("web.add", {"a": 1, "b": 1})).structured == {"sum": 2}
             slow = await catalog.call_tool("web.slow", {"seconds": 30}, timeout=0.3)
             assert slow.error_kind == "timeout"
@@ -259,7 +259,7 @@ async def test_warm_servers_reports_each_server() -> None:
     with anyio.fail_after(60):
         results = await warm_servers(config, progress=messages.append)
     assert [(r.name, r.ok) for r in results] == [("ok", True), ("bad", False)]
-    assert results[0].message == "ready, 11 tools"
+    assert results[0].message == f"ready, {TOY_TOOLS} tools"
     assert "toy: refusing to start" in results[1].message
     assert any(m.startswith("ok: checking that it starts") for m in messages)
 

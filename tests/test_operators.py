@@ -419,11 +419,28 @@ def test_merge_duplicates_keeps_the_first_of_identical_calls_and_moves_reference
         uses=("n3", "n4", "n5"),
         template="Dubai: {{n4.target.datetime}}",
     )
-    assert distinct_calls(workflow) == 3
+    assert distinct_calls(workflow, {}) == 3
     fixed = _apply("merge_duplicates", workflow, _ctx())
     assert [n.id for n in fixed.nodes] == ["n1", "n3", "n5"]  # n4 became a copy of n3 once n2 was n1
     assert fixed.answer.uses == ["n3", "n5"] and fixed.answer.template == "Dubai: {{n3.target.datetime}}"
-    assert distinct_calls(fixed) == 3 and OPERATORS_BY_NAME["merge_duplicates"](fixed, _ctx()) is None
+    assert distinct_calls(fixed, {}) == 3 and OPERATORS_BY_NAME["merge_duplicates"](fixed, _ctx()) is None
+    # a server whose state a step changes: the same read before and after a write is two reads
+    files = {
+        name: ToolSpec(name=name, server="fs", tool=name[3:], read_only=name == "fs.read")
+        for name in ("fs.read", "fs.write")
+    }
+    path = {"path": "a.txt"}
+    stateful = _wf(
+        Node(id="n1", tool="fs.read", args=path),
+        Node(id="n2", tool="fs.write", args={**path, "content": "x"}),
+        Node(id="n3", tool="fs.read", args=dict(path)),
+        Node(id="n4", tool="time.get_current_time", args=utc),
+        Node(id="n5", tool="time.get_current_time", args=utc),
+    )
+    ctx = EditContext(catalog={**CATALOG, **files}, rng=random.Random(0), diagnostics=[])
+    kept = OPERATORS_BY_NAME["merge_duplicates"](stateful, ctx)
+    assert kept is not None and [n.id for n in kept.nodes] == ["n1", "n2", "n3", "n4"]
+    assert distinct_calls(stateful, ctx.catalog) == 4
 
 
 def test_swap_tool_replaces_a_failing_tool_with_a_similar_one() -> None:

@@ -45,6 +45,7 @@ async def list_tools(session: ClientSession, server: str) -> dict[str, ToolSpec]
                 input_schema=tool.input_schema,
                 output_schema=tool.output_schema,
                 unusable=f"its input schema is unusable: {problem}" if problem else None,
+                read_only=tool.annotations.read_only_hint if tool.annotations else None,
             )
             tools.setdefault(spec.name, spec)
         if page.next_cursor is None:  # an empty-string cursor is still a cursor

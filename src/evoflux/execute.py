@@ -1,17 +1,20 @@
 """Run a validated workflow over a live catalog: topological waves, parallel nodes, bounded in time.
 
-Each wave's nodes run concurrently. A node's references are substituted from executed outputs, its
-arguments are checked against the schema again with the real values, and only then is the call sent.
-Failures become `execute` diagnostics on the node; nodes downstream of a failure are skipped. Results
-are cached per run by (tool, canonical arguments), so re-running a mutated workflow pays only for what
-changed.
+Each wave's nodes run concurrently, except that the nodes of a server whose state one of them changes
+(a tool the server marks `readOnlyHint: false`) run one after another in workflow order. A node's
+references are substituted from executed outputs, its arguments are checked against the schema again
+with the real values, and only then is the call sent. Failures become `execute` diagnostics on the
+node; nodes downstream of a failure are skipped. Results are cached per run by (tool, canonical
+arguments), so re-running a mutated workflow pays only for what changed; a call to a state-changing
+tool is always sent and clears its server's cached results (a read after a write is read again).
+Tools the server does not annotate are cached like reads.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -20,7 +23,7 @@ from pydantic import BaseModel
 from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.graph import Ref, RefError, Workflow, as_ref, find_refs, resolve_path, substitute
 from evoflux.matching import NO_VALUE, coerce, properties
-from evoflux.tools import ToolCaller, ToolResult, output_value
+from evoflux.tools import ToolCaller, ToolResult, ToolSpec, output_value
 from evoflux.trace import NodeRun, Trace
 from evoflux.validate import Limits, check_arguments
 
@@ -64,6 +67,11 @@ class CallCache:
     def put(self, tool: str, arguments: dict[str, Any], result: ToolResult) -> None:
         if result.error_kind in (None, "tool", "protocol", "output_schema"):
             self._results[self.key(tool, arguments)] = result
+
+    def forget(self, server: str) -> None:
+        """Drop the cached results of the server's tools (one of them changed its state)."""
+        prefix = server + "."
+        self._results = {k: v for k, v in self._results.items() if not k.startswith(prefix)}
 
     def __len__(self) -> int:
         return len(self._results)
@@ -152,6 +160,10 @@ async def execute(
         else:
             notify(Event(kind="cached" if run.cached else "ok", node=node_id, tool=node.tool))
 
+    async def run_lane(lane: list[str]) -> None:
+        for node_id in lane:
+            await run_node(node_id)
+
     async def _call(node_id: str, tool: str, args: dict[str, Any]) -> tuple[NodeRun, Diagnostic | None]:
         def fail(stage: Stage, message: str, hint: str, path: str | None = None) -> Diagnostic:
             return Diagnostic(stage=stage, node=node_id, message=message, hint=hint, path=path)
@@ -176,13 +188,16 @@ async def execute(
         if problems:
             return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
         notify(Event(kind="started", node=node_id, tool=tool))
-        result = cache.get(tool, arguments)
+        result = None if spec.changes_state else cache.get(tool, arguments)
         cached = result is not None
         if result is None:
             async with limiter:
                 result = await caller.call_tool(tool, arguments, timeout=settings.call_timeout_s)
             trace.tool_calls += 1
-            cache.put(tool, arguments, result)
+            if spec.changes_state:  # what the server's tools returned before may no longer hold
+                cache.forget(spec.server)
+            else:
+                cache.put(tool, arguments, result)
         reason = tool_failure(result)
         status: Literal["ok", "error"] = "error" if reason else "ok"
         run = NodeRun(
@@ -202,8 +217,8 @@ async def execute(
     with anyio.move_on_after(settings.deadline_s) as scope:
         for wave in workflow.waves():
             async with anyio.create_task_group() as group:
-                for node_id in wave:
-                    group.start_soon(run_node, node_id)
+                for lane in _lanes(wave, workflow, caller.tools):
+                    group.start_soon(run_lane, lane)
     if scope.cancelled_caught:
         for node in workflow.nodes:
             if node.id not in trace.runs:
@@ -218,6 +233,24 @@ async def execute(
                 )
     trace.wall_s = time.monotonic() - started
     return trace
+
+
+def _lanes(wave: list[str], workflow: Workflow, tools: Mapping[str, ToolSpec]) -> list[list[str]]:
+    """The wave's nodes as lanes that run side by side, each lane's nodes one after another: the nodes
+    of a server that one of them changes the state of share a lane, in workflow order (write, then
+    read); every other node has its own."""
+    server: dict[str, tuple[str, bool]] = {}
+    for node_id in wave:
+        node = workflow.node(node_id)
+        spec = tools.get(node.tool) if node is not None else None
+        if spec is not None:
+            server[node_id] = (spec.server, spec.changes_state)
+    ordered = {s for s, writes in server.values() if writes}
+    lanes: dict[str, list[str]] = {}
+    for node_id in wave:
+        name, _ = server.get(node_id, ("", False))
+        lanes.setdefault(name if name in ordered else "\x00" + node_id, []).append(node_id)
+    return list(lanes.values())
 
 
 def _resolves(ref: Ref, outputs: dict[str, Any]) -> bool:

@@ -172,19 +172,20 @@ def delete_node(workflow: Workflow, ctx: EditContext) -> Workflow | None:
 def merge_duplicates(workflow: Workflow, ctx: EditContext) -> Workflow | None:
     """Merge nodes that make the same call (same tool, same arguments) into the first of them: the run's
     call cache serves them one output, so a copy only adds a step; references to it point at the first
-    (`n4 = time.get_current_time(UTC)` twice -> once)."""
-    return _merged(workflow)
+    (`n4 = time.get_current_time(UTC)` twice -> once). Calls to a server whose state a step changes
+    are left alone: a read after a write is another read."""
+    return _merged(workflow, ctx.catalog)
 
 
-def distinct_calls(workflow: Workflow) -> int:
+def distinct_calls(workflow: Workflow, catalog: Mapping[str, ToolSpec]) -> int:
     """The number of nodes once copies of a call are merged (`merge_duplicates`)."""
-    merged = _merged(workflow)
+    merged = _merged(workflow, catalog)
     return len((merged or workflow).nodes)
 
 
-def _merged(workflow: Workflow) -> Workflow | None:
+def _merged(workflow: Workflow, catalog: Mapping[str, ToolSpec]) -> Workflow | None:
     work, merged = workflow, False
-    while alias := _copies(work):  # until none is left: merging n2 into n1 can make n4 a copy of n3
+    while alias := _copies(work, catalog):  # until none is left: merging n2 into n1 can make n4 a copy of n3
         merged = True
 
         def first(ref: Ref, alias: dict[str, str] = alias) -> str | None:
@@ -199,11 +200,17 @@ def _merged(workflow: Workflow) -> Workflow | None:
     return work if merged else None
 
 
-def _copies(workflow: Workflow) -> dict[str, str]:
-    """Each node that repeats an earlier node's call, mapped to that node's id."""
+def _copies(workflow: Workflow, catalog: Mapping[str, ToolSpec]) -> dict[str, str]:
+    """Each node that repeats an earlier node's call, mapped to that node's id; not for the servers a
+    node of the workflow changes the state of."""
+    specs = {n.id: catalog.get(n.tool) for n in workflow.nodes}
+    stateful = {spec.server for spec in specs.values() if spec is not None and spec.changes_state}
     seen: dict[str, str] = {}
     alias: dict[str, str] = {}
     for node in workflow.nodes:
+        spec = specs[node.id]
+        if spec is not None and spec.server in stateful:
+            continue
         key = CallCache.key(node.tool, node.args)
         if key in seen:
             alias[node.id] = seen[key]

@@ -338,7 +338,7 @@ class _Search:
                 empty = Candidate.new(Workflow(), Fitness.worst(), origin=origin, generation=generation)
                 self.listener(origin, Evaluated(empty, Trace(diagnostics=made.diagnostics)), "")
             return None
-        seed_size = distinct_calls(parent.candidate.workflow) if parent else None  # copies are no steps
+        seed_size = distinct_calls(parent.candidate.workflow, self.caller.tools) if parent else None
         known = self.evaluated.get(made.digest())
         if known is not None:
             return known

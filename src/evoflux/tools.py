@@ -26,6 +26,17 @@ class ToolSpec(BaseModel):
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     output_schema: dict[str, Any] | None = None
     unusable: str | None = Field(default=None, description="Why this tool may not be called, if it may not.")
+    read_only: bool | None = Field(
+        default=None,
+        description="The server's readOnlyHint: False for a tool that changes state (its calls are never "
+        "served from the call cache, clear its server's cached results, and run in order with that "
+        "server's other calls), None when the server does not say (treated as a read).",
+    )
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether the server marks the tool as changing state (`readOnlyHint: false`)."""
+        return self.read_only is False
 
 
 ErrorKind = Literal["tool", "protocol", "timeout", "transport", "output_schema", "policy"]

@@ -49,6 +49,18 @@ TOOLS = [
     _tool("bad_output", "Structured content that violates the output schema.", {}, output_schema=SUM),
     _tool("exit", "Exit the server process at once.", {}),
     _tool("getenv", "The value of an environment variable ('' when unset).", {"name": {"type": "string"}}),
+    _tool(
+        "store",
+        "Keep `value` under `key` (changes the server's state).",
+        {"key": {"type": "string"}, "value": {"type": "string"}},
+        annotations=types.ToolAnnotations(read_only_hint=False),
+    ),
+    _tool(
+        "fetch",
+        "The value kept under `key` ('' when none).",
+        {"key": {"type": "string"}},
+        annotations=types.ToolAnnotations(read_only_hint=True),
+    ),
 ]
 EXTRA = _tool("extra", "Appears after `grow`.", {})
 
@@ -58,6 +70,7 @@ class Toy:
         self.tools = list(TOOLS)
         self.pages = pages
         self.repeat_cursor = repeat_cursor
+        self.kept: dict[str, str] = {}
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -106,6 +119,12 @@ class Toy:
             return _text("extra")
         if name == "exit":
             os._exit(1)
+        if name == "store":
+            await anyio.sleep(0.2)  # a slow write: a read started beside it would see the old value
+            self.kept[str(args.get("key"))] = str(args.get("value"))
+            return _text("stored")
+        if name == "fetch":
+            return _text(self.kept.get(str(args.get("key")), ""))
         if name == "getenv":
             return _text(os.environ.get(str(args.get("name")), ""))
         raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool {name}")
