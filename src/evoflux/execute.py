@@ -5,9 +5,12 @@ Each wave's nodes run concurrently, except that the nodes of a server whose stat
 references are substituted from executed outputs, its arguments are checked against the schema again
 with the real values, and only then is the call sent. Failures become `execute` diagnostics on the
 node; nodes downstream of a failure are skipped. Results are cached per run by (tool, canonical
-arguments), so re-running a mutated workflow pays only for what changed; a call to a state-changing
-tool is always sent and clears its server's cached results (a read after a write is read again).
-Tools the server does not annotate are cached like reads.
+arguments, the state-changing calls the workflow made on that server before it), so re-running a
+mutated workflow pays only for what changed, and replays what it did not: a read after a write is
+another call than the same read before it, and a workflow that repeats another's writes sees the
+results those writes had (`create_entities` does not answer "nothing new" the second time). A search
+shares one server between its candidates, so a call the cache cannot serve sees the state the
+candidates before left; tools the server does not annotate count as reads.
 """
 
 from __future__ import annotations
@@ -49,29 +52,26 @@ class Event(BaseModel):
 
 
 class CallCache:
-    """Results of identical calls within one run, keyed by tool and canonical arguments."""
+    """Results of identical calls within one run, keyed by tool, canonical arguments and `after`: the
+    state-changing calls the workflow made on that server before this one (see `execute`)."""
 
     def __init__(self) -> None:
         self._results: dict[str, ToolResult] = {}
         self.hits = 0
 
     @staticmethod
-    def key(tool: str, arguments: dict[str, Any]) -> str:
-        return tool + "\x00" + json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+    def key(tool: str, arguments: dict[str, Any], after: str = "") -> str:
+        text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+        return tool + "\x00" + text + ("\x00" + after if after else "")
 
-    def get(self, tool: str, arguments: dict[str, Any]) -> ToolResult | None:
-        found = self._results.get(self.key(tool, arguments))
+    def get(self, tool: str, arguments: dict[str, Any], after: str = "") -> ToolResult | None:
+        found = self._results.get(self.key(tool, arguments, after))
         self.hits += found is not None
         return found
 
-    def put(self, tool: str, arguments: dict[str, Any], result: ToolResult) -> None:
+    def put(self, tool: str, arguments: dict[str, Any], result: ToolResult, after: str = "") -> None:
         if result.error_kind in (None, "tool", "protocol", "output_schema"):
-            self._results[self.key(tool, arguments)] = result
-
-    def forget(self, server: str) -> None:
-        """Drop the cached results of the server's tools (one of them changed its state)."""
-        prefix = server + "."
-        self._results = {k: v for k, v in self._results.items() if not k.startswith(prefix)}
+            self._results[self.key(tool, arguments, after)] = result
 
     def __len__(self) -> int:
         return len(self._results)
@@ -142,6 +142,7 @@ async def execute(
     notify = on_event or (lambda event: None)
     failed: set[str] = set()
     deps = workflow.dependencies()
+    writes: dict[str, list[str]] = {}  # server -> its state-changing calls so far, in order
 
     async def run_node(node_id: str) -> None:
         node = workflow.node(node_id)
@@ -188,16 +189,16 @@ async def execute(
         if problems:
             return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
         notify(Event(kind="started", node=node_id, tool=tool))
-        result = None if spec.changes_state else cache.get(tool, arguments)
+        after = "\x01".join(writes.get(spec.server, []))
+        result = cache.get(tool, arguments, after)
         cached = result is not None
         if result is None:
             async with limiter:
                 result = await caller.call_tool(tool, arguments, timeout=settings.call_timeout_s)
             trace.tool_calls += 1
-            if spec.changes_state:  # what the server's tools returned before may no longer hold
-                cache.forget(spec.server)
-            else:
-                cache.put(tool, arguments, result)
+            cache.put(tool, arguments, result, after)
+        if spec.changes_state:  # later calls to this server see another state
+            writes.setdefault(spec.server, []).append(CallCache.key(tool, arguments))
         reason = tool_failure(result)
         status: Literal["ok", "error"] = "error" if reason else "ok"
         run = NodeRun(

@@ -28,9 +28,9 @@ class ToolSpec(BaseModel):
     unusable: str | None = Field(default=None, description="Why this tool may not be called, if it may not.")
     read_only: bool | None = Field(
         default=None,
-        description="The server's readOnlyHint: False for a tool that changes state (its calls are never "
-        "served from the call cache, clear its server's cached results, and run in order with that "
-        "server's other calls), None when the server does not say (treated as a read).",
+        description="The server's readOnlyHint: False for a tool that changes state (later calls to "
+        "the server are cached apart from those before it, and it runs in order with the server's "
+        "other calls of its wave), None when the server does not say (treated as a read).",
     )
 
     @property
