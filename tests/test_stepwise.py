@@ -16,7 +16,7 @@ CATALOG = {t.name: t for t in (AREA, SPEED, LENGTH, CALC)}
 
 
 def test_a_step_ranks_first_the_tool_whose_units_it_names() -> None:
-    assert named_values("Convert 12 feet to meters", LENGTH) == 1  # meter (feet is no plural of foot)
+    assert named_values("Convert 12 feet to meters", LENGTH) == 2  # foot (as feet) and meter
     assert named_values("Convert 12 feet to meters", AREA) == 0  # `square meter` needs both words
     assert named_values("Convert 12 feet to meters", SPEED) == 0  # `feet` does not abbreviate a speed
     assert named_values("Convert 70 inches to meters", LENGTH) == 2
