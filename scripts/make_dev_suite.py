@@ -154,8 +154,11 @@ class Task:
 TASKS: list[Task] = []
 
 
-def task(id: str, kind: str, servers: str, text: str, notes: str = "") -> Callable[[Reference], Reference]:
-    """Register a task whose reference calls are the decorated coroutine.
+def task(
+    id: str, kind: str, servers: str, text: str, notes: str = "", *, into: list[Task] = TASKS
+) -> Callable[[Reference], Reference]:
+    """Register a task whose reference calls are the decorated coroutine (in `into`: the dev suite, else
+    another suite that reuses this machinery, such as scripts/make_heldout_suite.py).
 
     `servers` is the space-separated list of servers the reference calls use, in order of first use.
     """
@@ -163,7 +166,7 @@ def task(id: str, kind: str, servers: str, text: str, notes: str = "") -> Callab
         raise ValueError(f"unknown kind {kind!r}")
 
     def register(fn: Reference) -> Reference:
-        TASKS.append(Task(id, kind, tuple(servers.split()), " ".join(text.split()), notes, fn))
+        into.append(Task(id, kind, tuple(servers.split()), " ".join(text.split()), notes, fn))
         return fn
 
     return register
@@ -843,11 +846,11 @@ async def build(t: Task) -> dict[str, Any]:
     }
 
 
-async def main(args: argparse.Namespace) -> int:
-    ids = [t.id for t in TASKS]
+async def main(args: argparse.Namespace, tasks: list[Task] = TASKS) -> int:
+    ids = [t.id for t in tasks]
     if len(ids) != len(set(ids)):
         raise SystemExit("duplicate task ids")
-    chosen = [t for t in TASKS if not args.only or t.id in args.only or t.id.split("-", 1)[0] in args.only]
+    chosen = [t for t in tasks if not args.only or t.id in args.only or t.id.split("-", 1)[0] in args.only]
     rows: list[dict[str, Any]] = []
     for t in chosen:
         try:

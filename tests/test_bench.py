@@ -241,3 +241,18 @@ async def test_seed_zero_plans_greedily_and_other_seeds_sample(tmp_path: Path) -
         )
     assert sorted(r["seed"] for r in rows) == [0, 1]
     assert sorted(log) == [0.0, SAMPLED_TEMPERATURE]
+
+
+def test_the_shipped_suites_are_well_formed_and_disjoint() -> None:
+    root = Path(__file__).resolve().parent.parent
+    servers = json.loads((root / "src" / "evoflux" / "data" / "servers.json").read_text())["mcpServers"]
+    dev = load_tasks([root / "benchmarks" / "dev.jsonl"])
+    heldout = load_tasks([root / "benchmarks" / "heldout.jsonl"])
+    assert len(dev) >= 30 and len(heldout) == 20
+    assert not {t.id for t in dev} & {t.id for t in heldout}
+    assert not {t.task for t in dev} & {t.task for t in heldout}
+    for t in dev + heldout:
+        assert t.servers and set(t.servers) <= set(servers), t.id
+        assert t.checks.numbers or t.checks.contains, t.id
+        for alternatives in t.checks.tools:
+            assert {a.split(".", 1)[0] for a in alternatives.split("|")} <= set(t.servers), t.id
