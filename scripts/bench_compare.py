@@ -1,7 +1,7 @@
 """Run, or resume, the four-method comparison on the dev suite at one fixed commit.
 
     .venv/bin/python scripts/bench_compare.py COMMIT [--out runs/dev-4m-COMMIT] [--seeds 3]
-        [--methods zero-shot,self-repair,react,evoflux] [--unseen-only]
+        [--methods zero-shot,self-repair,react,evoflux] [--unseen-only] [--heldout]
 
 The comparison takes about twelve hours on two cores, longer than one sitting, so it is built to be
 resumed: the code under test is a git worktree checked out at COMMIT (created beside the checkout on
@@ -15,7 +15,9 @@ wall-clock limit. The rows measured so far are committed under `docs/bench-4m-CO
 machine does not outlive it); when `OUT/results.jsonl` does not exist yet, the run starts from that
 file, so a later session, on another machine, goes on where the last one stopped. A narrower run
 (`--methods evoflux --seeds 1 --unseen-only`, one method's first seed on the unseen tasks) writes into
-the same results file, so the full comparison later resumes from it.
+the same results file, so the full comparison later resumes from it. `--heldout` measures the held-out
+suite (benchmarks/heldout.jsonl) instead, into `runs/heldout-COMMIT`, going on from
+`docs/bench-heldout-COMMIT/`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main() -> int:
     parser.add_argument("--suite", type=Path, default=ROOT / "benchmarks" / "dev.jsonl")
     parser.add_argument("--methods", default=METHODS, help=f"default: {METHODS}")
     parser.add_argument("--unseen-only", action="store_true", help="leave out the tasks seen in development")
+    parser.add_argument("--heldout", action="store_true", help="measure benchmarks/heldout.jsonl instead")
     args = parser.parse_args()
     short = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.commit],
@@ -62,7 +65,9 @@ def main() -> int:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    out = (args.out or ROOT / "runs" / f"dev-4m-{short}").resolve()
+    label = "heldout" if args.heldout else "4m"
+    suite = ROOT / "benchmarks" / "heldout.jsonl" if args.heldout else args.suite
+    out = (args.out or ROOT / "runs" / f"{'heldout' if args.heldout else 'dev-4m'}-{short}").resolve()
     tree = ROOT.parent / f"evoflux-bench-{short}"
     if not tree.exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), short], check=True)
@@ -73,11 +78,11 @@ def main() -> int:
             f"{out} holds runs of commit {recorded.read_text().strip()}, not {short}: pick another --out"
         )
     recorded.write_text(short + "\n")
-    committed = ROOT / "docs" / f"bench-4m-{short}" / "results.jsonl"
+    committed = ROOT / "docs" / f"bench-{label}-{short}" / "results.jsonl"
     if not (out / "results.jsonl").exists() and committed.is_file():
         shutil.copyfile(committed, out / "results.jsonl")
         print(f"going on from the {len(committed.read_text().splitlines())} rows of {committed}", flush=True)
-    lines = ordered(args.suite)
+    lines = ordered(suite)
     if args.unseen_only:
         lines = [line for line in lines if json.loads(line)["id"][:3] not in SEEN]
     tasks = out / ("tasks-unseen.jsonl" if args.unseen_only else "tasks.jsonl")
