@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from evoflux.answer import evidence_text
 from evoflux.budget import Budget, Spend
+from evoflux.changes import judged_with_changes
 from evoflux.decoding import opening_temperature
 from evoflux.edits import EditContext
 from evoflux.evaluate import evaluate
@@ -384,4 +385,4 @@ class _Search:
             self._coverage[evidence] = await anyio.to_thread.run_sync(
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
-        return self._coverage[evidence]
+        return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools)
