@@ -3,9 +3,7 @@ search's use of it over the real toy server (`ScriptedPlanner` is the test doubl
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import anyio
 import pytest
@@ -13,14 +11,13 @@ import pytest
 from evoflux.budget import Budget
 from evoflux.catalog import Catalog, open_catalog
 from evoflux.changes import change_clauses, judged_with_changes, makes_change, unmet_change
-from evoflux.config import parse_servers
 from evoflux.fitness import Coverage
 from evoflux.graph import Workflow
 from evoflux.planners.scripted import ScriptedPlanner
 from evoflux.search import SearchSettings, evolve
 from evoflux.tools import ToolSpec
+from helpers import servers, toy
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
 ORDER = (
     "Save an order note in order.txt with the text 'unit price 48.50, quantity 7'. "
     "Read it back and compute the total."
@@ -100,9 +97,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def catalog() -> AsyncIterator[Catalog]:
-    config = parse_servers({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}, environ={})
     with anyio.fail_after(30):
-        async with open_catalog(config, call_timeout=10) as live:
+        async with open_catalog(servers(toy=toy()), call_timeout=10) as live:
             yield live
 
 
