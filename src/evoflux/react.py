@@ -8,16 +8,19 @@ observation of that step rather than an error of the run. A reply that does not 
 max_tokens) is asked again, up to `PARSE_RETRIES` times at a higher temperature, each a model call.
 
 The result has the shape of the other methods': the calls actually sent form the workflow (`n1`, `n2`,
-... in call order, arguments as sent, each ok or error), and the run is feasible when at least one call
-was sent, every sent call succeeded, and the model gave a final answer, which the planner then rewrites
-from the evidence of the successful calls (`write_answer`), so the answer is grounded. A final answer
-without such evidence is reported as given, with an `answer` diagnostic. Rejected calls are not part of
-the workflow; they are counted in `search["rejected"]`.
+... in call order, arguments as sent, each ok or error), and the answer is rewritten by the planner from
+the evidence of the successful calls (`write_answer`), so it is grounded. The run is feasible when the
+model gave a final answer, at least one call succeeded, and every failed call was repaired: a later call
+of the same tool succeeded. A repaired failure stays in the workflow (status error, so the execution
+success rate counts it) but, like a failed candidate of self-repair or the search, does not make the
+run infeasible; it is counted in `search["repaired"]`. A final answer without evidence is reported as
+given, with an `answer` diagnostic. Rejected calls are not part of the workflow; they are counted in
+`search["rejected"]`.
 
-Steps: one fifth of the search's model-call budget (`settings.search.budget.lm_calls`), so eight at the
-default budget of 40, capped at `MAX_STEPS_CAP`. A step costs one model call, up to three with retries,
-and the answer one more, so ReAct spends no more model calls than the search may (for budgets of five
-calls and more); past twelve steps a small model rarely recovers and the history crowds its context.
+Budget: the same as the other methods'. Every model call (a step, a retry, the answer) counts against
+`lm_calls`, one call is kept for the answer, and no step starts once the wall-clock or token budget is
+spent (`stopped_because: "budget"`). Steps are also capped at `MAX_STEPS_CAP`: past twelve steps a small
+model rarely recovers and the history crowds its context.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from evoflux.trace import NodeRun, Trace
 from evoflux.validate import check_arguments
 
 if TYPE_CHECKING:
+    from evoflux.budget import Budget
     from evoflux.methods import MethodSettings, Observer
     from evoflux.outcome import Judge
     from evoflux.planners.planner import Planner
@@ -54,7 +58,7 @@ PARSE_RETRIES = 2
 MAX_STEPS_CAP = 12
 _RETRY_TEMPERATURES = (0.0, 0.5, 0.9)
 
-Stop = Literal["final_answer", "max_steps", "parse_failures"]
+Stop = Literal["final_answer", "max_steps", "parse_failures", "budget"]
 
 
 @runtime_checkable
@@ -77,8 +81,9 @@ class ReactPlanner(Protocol):
 
 
 def max_steps(settings: MethodSettings) -> int:
-    """Steps a ReAct run may take: lm_calls // 5 (8 at the default budget), at least 1, at most 12."""
-    return max(1, min(MAX_STEPS_CAP, settings.search.budget.lm_calls // 5))
+    """Steps a ReAct run may take: one call fewer than the model-call budget (one is kept for the
+    answer), at least 1, at most `MAX_STEPS_CAP` (12 at the default budget of 40 calls)."""
+    return max(1, min(MAX_STEPS_CAP, settings.search.budget.lm_calls - 1))
 
 
 def _decode(reply: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | str | None:
@@ -153,6 +158,15 @@ class _Run:
         ok = [node_id for node_id, run in self.trace.runs.items() if run.status == "ok"]
         return Workflow(nodes=self.nodes, answer=Answer(uses=ok))
 
+    def repaired(self) -> set[str]:
+        """Failed calls followed by a successful call of the same tool."""
+        runs = list(self.trace.runs.values())
+        return {
+            run.node
+            for i, run in enumerate(runs)
+            if run.status == "error" and any(r.tool == run.tool and r.status == "ok" for r in runs[i + 1 :])
+        }
+
 
 async def _ask(
     planner: ReactPlanner,
@@ -161,11 +175,13 @@ async def _ask(
     history: Sequence[ReactTurn],
     seed: int,
     opening: float = 0.0,
+    attempts: int = PARSE_RETRIES + 1,
 ) -> tuple[tuple[str, dict[str, Any]] | str | None, int]:
-    """The next decision, asking again at a higher temperature while the reply does not parse; also how
-    many replies did not parse. `opening` is the least temperature of the first ask."""
+    """The next decision, asking again at a higher temperature while the reply does not parse, at most
+    `attempts` times; also how many replies did not parse. `opening` is the least temperature of the
+    first ask."""
     failures = 0
-    for attempt in range(PARSE_RETRIES + 1):
+    for attempt in range(max(1, attempts)):
         temperature = _RETRY_TEMPERATURES[min(attempt, len(_RETRY_TEMPERATURES) - 1)]
         temperature = max(temperature, opening) if attempt == 0 else temperature
         step = partial(planner.react_step, seed=seed + attempt, temperature=temperature)
@@ -175,6 +191,15 @@ async def _ask(
             return decision, failures
         failures += 1
     return None, failures
+
+
+def _calls_left(usage: Usage, usage0: Usage, budget: Budget, started: float) -> int:
+    """Model calls a next step may spend, one kept for the answer; 0 once the wall-clock or token
+    budget is spent."""
+    tokens = usage.prompt_tokens + usage.completion_tokens - usage0.prompt_tokens - usage0.completion_tokens
+    if tokens >= budget.tokens or time.monotonic() - started >= budget.wall_s:
+        return 0
+    return budget.lm_calls - (usage.calls - usage0.calls) - 1
 
 
 def _no_answer(why: str) -> Diagnostic:
@@ -207,16 +232,23 @@ async def react(
     started, usage0 = time.monotonic(), planner.usage
     tools = visible_tools(task, caller, settings.top_k_tools)
     run = _Run(caller, tools, settings)
-    limit = max_steps(settings)
+    limit, budget = max_steps(settings), settings.search.budget
     final: str | None = None
     stopped: Stop = "max_steps"
     parse_failures = 0
     for step in range(limit):
+        calls_left = _calls_left(planner.usage, usage0, budget, started)
+        if step > 0 and calls_left < 1:
+            stopped = "budget"
+            break
         opening = opening_temperature(settings.seed) if step == 0 else 0.0
-        decision, failed = await _ask(planner, task, tools, run.history, settings.seed + 10 * step, opening)
+        attempts = min(PARSE_RETRIES + 1, max(1, calls_left))
+        decision, failed = await _ask(
+            planner, task, tools, run.history, settings.seed + 10 * step, opening, attempts
+        )
         parse_failures += failed
         if decision is None:
-            stopped = "parse_failures"
+            stopped = "parse_failures" if failed > PARSE_RETRIES else "budget"
             break
         if isinstance(decision, str):
             final, stopped = decision, "final_answer"
@@ -226,11 +258,10 @@ async def react(
     trace, workflow = run.trace, run.workflow()
     trace.answer = final
     if final is None:
-        why = (
-            f"no final answer: the model's reply did not parse {PARSE_RETRIES + 1} times in a row"
-            if stopped == "parse_failures"
-            else f"no final answer within {limit} steps"
-        )
+        why = {
+            "parse_failures": f"no final answer: the reply did not parse {PARSE_RETRIES + 1} times in a row",
+            "budget": f"no final answer: the budget ran out after {len(run.history)} steps",
+        }.get(stopped, f"no final answer within {limit} steps")
         trace.diagnostics.append(_no_answer(why))
     elif not run.nodes:
         trace.diagnostics.append(_no_answer("the final answer was given without any tool call"))
@@ -240,6 +271,15 @@ async def react(
         trace.answer_evidence = list(workflow.answer.uses)
     else:
         trace.diagnostics.append(_no_answer("no tool call succeeded, so the answer has no evidence"))
+    repaired = run.repaired()
+    trace.diagnostics = [
+        d for d in trace.diagnostics if not (d.stage is Stage.EXECUTE and d.node in repaired)
+    ]
+    feasible = (
+        trace.answer is not None
+        and not trace.diagnostics
+        and all(r.status == "ok" or r.node in repaired for r in trace.runs.values())
+    )
     observer.planned(workflow if run.nodes else None, trace.diagnostics)
 
     usage = planner.usage
@@ -252,7 +292,7 @@ async def react(
     return RunResult(
         method="react",
         task=task,
-        feasible=trace.feasible,
+        feasible=feasible,
         answer=trace.answer or "",
         workflow=workflow_json(workflow if run.nodes else None, trace),
         diagnostics=trace.diagnostics,
@@ -263,6 +303,7 @@ async def react(
             "stopped_because": stopped,
             "max_steps": limit,
             "rejected": run.rejected,
+            "repaired": len(repaired),
             "parse_failures": parse_failures,
         },
     )
