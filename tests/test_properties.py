@@ -26,7 +26,7 @@ SAMPLE = 40  # tools taken from the snapshot (in a fixed order), among those the
 AT_LEAST = 30
 MIB = 1024 * 1024
 LIMITS = Limits()
-FAST_S = 0.5  # "well under a second" for one check, even on a busy machine
+FAST_S = 0.5  # "well under a second" of CPU time for one check (CPU time: other load does not count)
 
 pytestmark = pytest.mark.skipif(not INFO.is_file(), reason=f"no MCP-Bench catalog snapshot at {INFO}")
 
@@ -135,15 +135,15 @@ def test_the_sample_covers_enough_real_tools() -> None:
 
 
 def timed_check(args: dict[str, Any], tool: ToolSpec) -> list[Diagnostic]:
-    started = time.perf_counter()
+    started = time.process_time()
     found = check_arguments("n1", args, tool, LIMITS)
-    elapsed = time.perf_counter() - started
-    assert elapsed < FAST_S, f"check_arguments took {elapsed:.3f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < FAST_S, f"check_arguments took {elapsed:.3f} s of CPU time"
     return found
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=IDS)
-@settings(max_examples=30, deadline=1000)
+@settings(max_examples=30)  # no wall-clock deadline: timed_check bounds the CPU time
 @given(data=st.data())
 def test_generated_arguments_are_accepted(tool: ToolSpec, data: st.DataObject) -> None:
     args = data.draw(values(tool.input_schema), label="args")
@@ -227,7 +227,7 @@ def _where(diagnostics: list[Diagnostic]) -> str:
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=IDS)
-@settings(max_examples=30, deadline=1000)
+@settings(max_examples=30)  # no wall-clock deadline: timed_check bounds the CPU time
 @given(data=st.data())
 def test_mutated_arguments_are_rejected_with_a_schema_diagnostic(tool: ToolSpec, data: st.DataObject) -> None:
     schema = tool.input_schema
