@@ -18,9 +18,9 @@ given, with an `answer` diagnostic. Rejected calls are not part of the workflow;
 `search["rejected"]`.
 
 Budget: the same as the other methods'. Every model call (a step, a retry, the answer) counts against
-`lm_calls`, one call is kept for the answer, and no step starts once the wall-clock or token budget is
-spent (`stopped_because: "budget"`). Steps are also capped at `MAX_STEPS_CAP`: past twelve steps a small
-model rarely recovers and the history crowds its context.
+`lm_calls`, one call is kept for the answer, and no step starts once another limit (wall clock, tokens,
+tool calls) is reached (`stopped_because: "budget"`; `budget.Spend` checks). Steps are also capped at
+`MAX_STEPS_CAP`: past twelve steps a small model rarely recovers and the history crowds its context.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import anyio
 
 from evoflux.answer import evidence_text, render_value
+from evoflux.budget import Spend
 from evoflux.decoding import opening_temperature
 from evoflux.diagnostics import Diagnostic, Stage, render
 from evoflux.errors import EvofluxError
@@ -46,7 +47,6 @@ from evoflux.trace import NodeRun, Trace
 from evoflux.validate import check_arguments
 
 if TYPE_CHECKING:
-    from evoflux.budget import Budget
     from evoflux.methods import MethodSettings, Observer
     from evoflux.outcome import Judge
     from evoflux.planners.planner import Planner
@@ -193,15 +193,6 @@ async def _ask(
     return None, failures
 
 
-def _calls_left(usage: Usage, usage0: Usage, budget: Budget, started: float) -> int:
-    """Model calls a next step may spend, one kept for the answer; 0 once the wall-clock or token
-    budget is spent."""
-    tokens = usage.prompt_tokens + usage.completion_tokens - usage0.prompt_tokens - usage0.completion_tokens
-    if tokens >= budget.tokens or time.monotonic() - started >= budget.wall_s:
-        return 0
-    return budget.lm_calls - (usage.calls - usage0.calls) - 1
-
-
 def _no_answer(why: str) -> Diagnostic:
     return Diagnostic(
         stage=Stage.ANSWER,
@@ -233,16 +224,18 @@ async def react(
     tools = visible_tools(task, caller, settings.top_k_tools)
     run = _Run(caller, tools, settings)
     limit, budget = max_steps(settings), settings.search.budget
+    spend = Spend(budget, usage0)
     final: str | None = None
     stopped: Stop = "max_steps"
     parse_failures = 0
     for step in range(limit):
-        calls_left = _calls_left(planner.usage, usage0, budget, started)
-        if step > 0 and calls_left < 1:
+        spend.tool_calls = run.trace.tool_calls
+        kept = planner.usage + Usage(calls=1)  # one model call is kept for the answer
+        if step > 0 and spend.exhausted(kept):
             stopped = "budget"
             break
         opening = opening_temperature(settings.seed) if step == 0 else 0.0
-        attempts = min(PARSE_RETRIES + 1, max(1, calls_left))
+        attempts = min(PARSE_RETRIES + 1, budget.lm_calls - (kept.calls - usage0.calls))
         decision, failed = await _ask(
             planner, task, tools, run.history, settings.seed + 10 * step, opening, attempts
         )
