@@ -6,7 +6,7 @@ developing), a per-task table, summary.json and the plots. Runs no model and no 
 
 Only tasks that every listed method ran are counted, so a partly finished run compares like with like.
 `--methods` and `--seeds` report on a part of a larger run (say seed 0 of two methods while the
-four-method comparison is still going); the per-task table shows the first seed of each method.
+four-method comparison is still going); the per-task table shows every seed of each method.
 """
 
 from __future__ import annotations
@@ -31,34 +31,28 @@ def _why(row: dict[str, Any]) -> str:
     return "; ".join(failed)[:160]
 
 
+def _mark(row: dict[str, Any]) -> str:
+    return "skip" if row.get("skipped") else "S" if row["solved"] else "f" if row["feasible"] else "x"
+
+
 def _per_task(rows: list[dict[str, Any]], methods: list[str], seen: set[str]) -> str:
+    """A line per task: each method's outcome on every seed, in seed order (S solved, f feasible only,
+    x neither), then the last method's cost and why its first unsolved seed failed."""
     last = methods[-1]
     head = f"| task | {' | '.join(methods)} | {last} model calls | {last} wall s | {last}: why not solved |"
     lines = [head, "|" + "---|" * (len(methods) + 4)]
-    by_task: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in sorted(rows, key=lambda r: -int(r["seed"])):  # the first seed wins
-        by_task.setdefault(r["task_id"], {})[r["method"]] = r
+    by_task: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in sorted(rows, key=lambda r: int(r["seed"])):
+        by_task.setdefault(r["task_id"], {}).setdefault(r["method"], []).append(r)
     for task, runs in by_task.items():
-        cells = []
-        for m in methods:
-            r = runs[m]
-            cells.append(
-                "skipped"
-                if r.get("skipped")
-                else "solved"
-                if r["solved"]
-                else "feasible"
-                if r["feasible"]
-                else "failed"
-            )
-        final = runs[last]
-        usage = final.get("usage") or {}
+        cells = [" ".join(_mark(r) for r in runs[m]) for m in methods]
+        finals = runs[last]
+        calls = [str((r.get("usage") or {}).get("lm_calls", "")) for r in finals]
+        walls = [f"{(r.get('usage') or {}).get('wall_s', 0):.0f}" for r in finals]
+        unsolved = [r for r in finals if not r["solved"]]
         name = f"{task} (seen)" if task in seen else task
-        why = "" if final["solved"] else _why(final)
-        lines.append(
-            f"| {name} | {' | '.join(cells)} | {usage.get('lm_calls', '')} | "
-            f"{usage.get('wall_s', 0):.0f} | {why} |"
-        )
+        why = f"seed {unsolved[0]['seed']}: {_why(unsolved[0])}" if unsolved else ""
+        lines.append(f"| {name} | {' | '.join(cells)} | {' '.join(calls)} | {' '.join(walls)} | {why} |")
     return "\n".join(lines)
 
 
@@ -75,12 +69,15 @@ def main() -> None:
         rows = [r for r in rows if r["method"] in args.methods.split(",")]
     if args.seeds:
         rows = [r for r in rows if str(r["seed"]) in args.seeds.split(",")]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    present = list(dict.fromkeys(r["method"] for r in rows))
+    # in the order --methods gives (the last one gets the cost columns of the per-task table)
+    methods = [m for m in args.methods.split(",") if m in present] if args.methods else present
     rows = _complete(rows, methods)
     seen = {s for s in args.seen.split(",") if s}
     seen = {r["task_id"] for r in rows if r["task_id"] in seen or r["task_id"].split("-")[0] in seen}
-    unseen = [r for r in rows if r["task_id"] not in seen]
-    summary = summarize(rows)
+    in_order = sorted(rows, key=lambda r: methods.index(r["method"]))  # tables and plots in that order
+    unseen = [r for r in in_order if r["task_id"] not in seen]
+    summary = summarize(in_order)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     tasks = len({r["task_id"] for r in rows})
