@@ -56,6 +56,31 @@ def _per_task(rows: list[dict[str, Any]], methods: list[str], seen: set[str]) ->
     return "\n".join(lines)
 
 
+def _throughput(rows: list[dict[str, Any]], methods: list[str], sittings: str) -> str:
+    """Per sitting (`NAME=task,task;NAME=...`, tasks by id or id prefix): each method's mean tokens per
+    wall second of a run, and its solved runs. A wall-clock budget buys fewer model calls on a slower
+    sitting, so results from different sittings are read next to this."""
+    head = f"| sitting | tasks | {' | '.join(f'{m} tokens/s' for m in methods)} | solved runs |"
+    lines = [head, "|" + "---|" * (len(methods) + 3)]
+    for part in filter(None, sittings.split(";")):
+        name, _, ids = part.partition("=")
+        wanted = {i.strip() for i in ids.split(",") if i.strip()}
+        mine = [r for r in rows if r["task_id"] in wanted or r["task_id"].split("-")[0] in wanted]
+        rates, solved = [], []
+        for m in methods:
+            runs = [r for r in mine if r["method"] == m and (r.get("usage") or {}).get("wall_s")]
+            per_run = [
+                (r["usage"].get("prompt_tokens", 0) + r["usage"].get("completion_tokens", 0))
+                / r["usage"]["wall_s"]
+                for r in runs
+            ]
+            rates.append(f"{sum(per_run) / len(per_run):.0f}" if per_run else "–")
+            solved.append(f"{m} {sum(r['solved'] for r in mine if r['method'] == m)}")
+        tasks = len({r["task_id"] for r in mine})
+        lines.append(f"| {name.strip()} | {tasks} | {' | '.join(rates)} | {', '.join(solved)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
@@ -63,6 +88,9 @@ def main() -> None:
     parser.add_argument("--seen", default="", help="Comma-separated task ids seen while developing.")
     parser.add_argument("--methods", default="", help="Comma-separated methods (default: all in the file).")
     parser.add_argument("--seeds", default="", help="Comma-separated seeds (default: all in the file).")
+    parser.add_argument(
+        "--sittings", default="", help="NAME=task,task;NAME=...: throughput per sitting, to sittings.md"
+    )
     args = parser.parse_args()
     rows = read_rows(args.results)
     if args.methods:
@@ -95,6 +123,10 @@ def main() -> None:
     (args.out / "per_task.md").write_text(_per_task(rows, methods, seen) + "\n", encoding="utf-8")
     with (args.out / "results.jsonl").open("w", encoding="utf-8") as kept:  # the rows reported on
         kept.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.sittings:
+        sittings = _throughput(rows, methods, args.sittings)
+        (args.out / "sittings.md").write_text(sittings + "\n", encoding="utf-8")
+        text += ["Throughput per sitting (mean tokens per wall second of a run):", "", sittings, ""]
     plots = write_plots(summary, args.out)
     print("\n".join(text))
     print("wrote", ", ".join(str(p) for p in [args.out / "summary.json", *plots]))
