@@ -81,6 +81,49 @@ def _throughput(rows: list[dict[str, Any]], methods: list[str], sittings: str) -
     return "\n".join(lines)
 
 
+def _sent(row: dict[str, Any]) -> bool:
+    return any(n.get("status") in ("ok", "error") for n in (row.get("workflow") or {}).get("nodes") or [])
+
+
+def _details(rows: list[dict[str, Any]], methods: list[str], wall_budget: float) -> str:
+    """Per method: feasible / solved runs on each seed, runs that sent no tool call, tokens per solved
+    run, the share of prompt tokens served from the cache, runs past the wall-clock budget, the runs
+    the search stopped as judged solved and how many of those pass the checks, and calls rejected by
+    validation against calls sent (ReAct keeps rejected calls out of its workflow)."""
+    seeds = sorted({int(r["seed"]) for r in rows})
+    head = (
+        f"| method | {' | '.join(f'seed {s} feasible / solved' for s in seeds)} | no tool call, per seed "
+        f"| tokens per solved run | prompt tokens cached | over wall_s={wall_budget:g} (max s) "
+        "| stopped as judged solved (pass checks) | rejected / sent calls |"
+    )
+    lines = [head, "|" + "---|" * (len(seeds) + 7)]
+    for m in methods:
+        mine = [r for r in rows if r["method"] == m and not r.get("skipped")]
+        cells = []
+        for s in seeds:
+            rs = [r for r in mine if int(r["seed"]) == s]
+            cells.append(f"{sum(r['feasible'] for r in rs)} / {sum(r['solved'] for r in rs)} of {len(rs)}")
+        no_call = [str(sum(not _sent(r) for r in mine if int(r["seed"]) == s)) for s in seeds]
+        usage = [r.get("usage") or {} for r in mine]
+        prompt = sum(u.get("prompt_tokens", 0) for u in usage)
+        tokens = prompt + sum(u.get("completion_tokens", 0) for u in usage)
+        solved = sum(r["solved"] for r in mine)
+        cached = sum(u.get("cached_tokens", 0) for u in usage)
+        walls = [u.get("wall_s", 0.0) for u in usage]
+        judged = [r for r in mine if (r.get("search") or {}).get("stopped_because") == "solved"]
+        rejected = sum((r.get("search") or {}).get("rejected", 0) for r in mine)
+        sent = sum(len((r.get("workflow") or {}).get("nodes") or []) for r in mine)
+        lines.append(
+            f"| {m} | {' | '.join(cells)} | {' / '.join(no_call)} "
+            f"| {f'{tokens / solved:,.0f}' if solved else '–'} "
+            f"| {f'{cached / prompt:.0%}' if prompt else '–'} "
+            f"| {sum(w > wall_budget for w in walls)} ({max(walls, default=0):.0f}) "
+            f"| {len(judged)} ({sum(r['solved'] for r in judged)}) "
+            f"| {f'{rejected} / {sent}' if m == 'react' else '–'} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
@@ -88,6 +131,7 @@ def main() -> None:
     parser.add_argument("--seen", default="", help="Comma-separated task ids seen while developing.")
     parser.add_argument("--methods", default="", help="Comma-separated methods (default: all in the file).")
     parser.add_argument("--seeds", default="", help="Comma-separated seeds (default: all in the file).")
+    parser.add_argument("--wall-budget", type=float, default=180.0, help="the runs' wall_s budget")
     parser.add_argument(
         "--sittings", default="", help="NAME=task,task;NAME=...: throughput per sitting, to sittings.md"
     )
@@ -123,6 +167,9 @@ def main() -> None:
     (args.out / "per_task.md").write_text(_per_task(rows, methods, seen) + "\n", encoding="utf-8")
     with (args.out / "results.jsonl").open("w", encoding="utf-8") as kept:  # the rows reported on
         kept.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    details = _details(rows, methods, args.wall_budget)
+    (args.out / "details.md").write_text(details + "\n", encoding="utf-8")
+    text += ["Per seed, cost, budgets and the judge (details.md):", "", details, ""]
     if args.sittings:
         sittings = _throughput(rows, methods, args.sittings)
         (args.out / "sittings.md").write_text(sittings + "\n", encoding="utf-8")

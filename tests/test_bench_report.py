@@ -61,6 +61,10 @@ def test_report_shows_every_seed_in_the_given_method_order_and_each_sittings_thr
     # 100 tokens a run: zero-shot 25 and 20 tokens/s on a01 (mean 22.5, printed 22), evoflux 10 and 5
     assert sittings[2] == "| first | 1 | 22 | 8 | zero-shot 1, evoflux 1 |"
     assert sittings[3] == "| second | 1 | 100 | 2 | zero-shot 0, evoflux 2 |"
+    details = (out / "details.md").read_text(encoding="utf-8").splitlines()
+    # no workflow nodes ran, so every run "sent no tool call"; 100 tokens a run over solved runs
+    assert details[2] == "| zero-shot | 0 / 0 of 2 | 1 / 1 of 2 | 2 / 2 | 400 | 0% | 0 (5) | 0 (0) | – |"
+    assert details[3] == "| evoflux | 2 / 2 of 2 | 2 / 1 of 2 | 2 / 2 | 133 | 0% | 0 (50) | 0 (0) | – |"
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert list(summary) == ["zero-shot", "evoflux"]
     assert summary["evoflux"]["solved"]["mean"] == 0.75
