@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from evoflux import LMPlanner, MethodSettings, load_model, load_servers, open_catalog, run_method
-from evoflux.planners.embedded import EmbeddedModel
+from evoflux.models.embedded import EmbeddedModel
 
 TASK = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2 with the calculator."
 

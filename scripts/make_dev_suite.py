@@ -27,8 +27,8 @@ from typing import Any
 
 import anyio
 
-from evoflux.catalog import open_catalog
-from evoflux.config import load_servers
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import load_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "dev.jsonl"

@@ -1,4 +1,4 @@
-"""Recall@k of `evoflux.retrieval` on the MCP-Bench tasks, against the full 257-tool catalog.
+"""Recall@k of `evoflux.servers.retrieval` on the MCP-Bench tasks, against the full 257-tool catalog.
 
 Usage: python scripts/retrieval_recall.py [--data /work/shared/mcpbench] [--write docs/retrieval.md]
 
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evoflux.retrieval import ToolIndex
-from evoflux.tools import ToolSpec
+from evoflux.servers.retrieval import ToolIndex
+from evoflux.servers.tools import ToolSpec
 
 KS = (5, 10, 20)
 
@@ -161,7 +161,7 @@ def main() -> None:
 
 REPORT = """# Tool retrieval: recall on MCP-Bench
 
-`evoflux.retrieval.rank_tools` picks the tools a small model's prompt can hold. This page measures how
+`evoflux.servers.retrieval.rank_tools` picks the tools a small model's prompt can hold. This page measures how
 many of the tools a task needs it keeps, over the 104 MCP-Bench tasks and the full catalog of its 28
 servers (257 tools).
 

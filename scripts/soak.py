@@ -43,23 +43,24 @@ from typing import Any
 
 import anyio
 
-from evoflux.budget import Budget
-from evoflux.catalog import open_catalog
-from evoflux.config import ServersConfig, parse_servers
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.evaluate import evaluate
-from evoflux.execute import ExecutionSettings, tool_failure
-from evoflux.fitness import Coverage
-from evoflux.graph import Workflow
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.recording import RecordingObserver, config_secrets
-from evoflux.redaction import REDACTED, install_log_redaction, redact
-from evoflux.result import RunResult, RunUsage, workflow_json
-from evoflux.search import Evaluated, SearchSettings, evolve
-from evoflux.servers import marked_processes
-from evoflux.store import RunStore
-from evoflux.tools import ToolResult, ToolSpec
-from evoflux.trace import Trace
+from evoflux.methods.result import RunResult, RunUsage, workflow_json
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.fitness import Coverage
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings, evolve
+from evoflux.search.outcome import Evaluated
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import ServersConfig, parse_servers
+from evoflux.servers.stdio import marked_processes
+from evoflux.servers.tools import ToolResult, ToolSpec
+from evoflux.store.recording import RecordingObserver, config_secrets
+from evoflux.store.redaction import REDACTED, install_log_redaction, redact
+from evoflux.store.runs import RunStore
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.evaluate import evaluate
+from evoflux.workflow.execute import ExecutionSettings, tool_failure
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTY = ROOT / "tests" / "servers" / "faulty.py"

@@ -8,13 +8,13 @@ from typing import Any
 
 import anyio
 
-from evoflux.config import ServersConfig, parse_servers
-from evoflux.planners.lm import Completion, Message, Usage
-from evoflux.tools import ToolSpec
+from evoflux.models.lm import Completion, Message, Usage
+from evoflux.servers.config import ServersConfig, parse_servers
+from evoflux.servers.tools import ToolSpec
 
-SERVERS = Path(__file__).parent / "servers"
+SERVERS = Path(__file__).parent / "fixtures"
 TOY_TOOLS = 13
-"""How many tools `servers/toy.py` lists (before `grow`)."""
+"""How many tools `fixtures/toy.py` lists (before `grow`)."""
 
 
 def toy(*args: str, **entry: Any) -> dict[str, Any]:

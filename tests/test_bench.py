@@ -15,13 +15,14 @@ import pytest
 
 from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
 from evoflux.bench.score import score_result
-from evoflux.bench.suite import BenchTask, SuiteError, load_tasks
-from evoflux.fitness import Coverage
-from evoflux.planners.planner import PlanResult
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.tools import ToolSpec
+from evoflux.bench.suite import load_tasks
+from evoflux.bench.tasks import BenchTask, SuiteError
+from evoflux.planner.planner import PlanResult
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.fitness import Coverage
+from evoflux.servers.tools import ToolSpec
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 
 
 @pytest.fixture
@@ -229,7 +230,7 @@ class TemperatureLog(ScriptedPlanner):
 
 @pytest.mark.anyio
 async def test_seed_zero_plans_greedily_and_other_seeds_sample(tmp_path: Path) -> None:
-    from evoflux.decoding import SAMPLED_TEMPERATURE
+    from evoflux.models.decoding import SAMPLED_TEMPERATURE
 
     config = tmp_path / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))

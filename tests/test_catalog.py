@@ -13,13 +13,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from evoflux.catalog import TRUNCATION_MARKER, Catalog, open_catalog
-from evoflux.config import StdioServer, load_servers
 from evoflux.errors import ServerStartError
-from evoflux.servers import marked_processes, online_variant, resolve_command, warm_servers
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.config import StdioServer, load_servers
+from evoflux.servers.processes import online_variant, resolve_command, warm_servers
+from evoflux.servers.stdio import marked_processes
+from evoflux.servers.toollist import TRUNCATION_MARKER
 from helpers import TOY_TOOLS, alive, servers, toy, wait_until_dead
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""State-change intent (`evoflux.changes`): pure functions over the task text and tool specs, and the
+"""State-change intent (`evoflux.scoring.state_change`): pure functions over the task text and tool specs, and the
 search's use of it over the real toy server (`ScriptedPlanner` is the test double for the model)."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from evoflux.budget import Budget
-from evoflux.catalog import Catalog, open_catalog
-from evoflux.changes import change_clauses, judged_with_changes, makes_change, unmet_change
-from evoflux.fitness import Coverage
-from evoflux.graph import Workflow
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.search import SearchSettings, evolve
-from evoflux.tools import ToolSpec
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.state_change import change_clauses, judged_with_changes, makes_change, unmet_change
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings, evolve
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.graph import Workflow
 from helpers import servers, toy
 
 ORDER = (

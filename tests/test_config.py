@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from evoflux.config import (
+from evoflux.errors import ConfigError, EvofluxError
+from evoflux.servers.config import (
     HttpServer,
     StdioServer,
     default_servers_path,
     load_servers,
     parse_servers,
 )
-from evoflux.errors import ConfigError, EvofluxError
 
 
 def write(tmp_path: Path, data: Any) -> Path:

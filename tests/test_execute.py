@@ -12,17 +12,17 @@ from typing import Any
 import anyio
 import pytest
 
-from evoflux.answer import compose_answer
-from evoflux.catalog import open_catalog
-from evoflux.config import ServersConfig, parse_servers
-from evoflux.diagnostics import Stage
-from evoflux.evaluate import evaluate
-from evoflux.execute import CallCache, Event, ExecutionSettings, execute, tool_failure
-from evoflux.graph import Answer, Node, Workflow
-from evoflux.tools import ToolResult
-from evoflux.trace import NodeRun, Trace
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import ServersConfig, parse_servers
+from evoflux.servers.tools import ToolResult
+from evoflux.workflow.answer import compose_answer
+from evoflux.workflow.diagnostics import Stage
+from evoflux.workflow.evaluate import evaluate
+from evoflux.workflow.execute import CallCache, Event, ExecutionSettings, execute, tool_failure
+from evoflux.workflow.graph import Answer, Node, Workflow
+from evoflux.workflow.trace import NodeRun, Trace
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 
 
 @pytest.fixture
@@ -399,8 +399,8 @@ async def test_evaluate_sends_nothing_for_a_statically_invalid_workflow() -> Non
 
 
 def test_a_batch_whose_every_item_failed_is_a_failure() -> None:
-    from evoflux.execute import tool_failure
-    from evoflux.tools import ToolResult
+    from evoflux.servers.tools import ToolResult
+    from evoflux.workflow.execute import tool_failure
 
     failed = '{"batch_results": [{"request_id": "e0", "success": false, "error": "Missing conversion_type"}]}'
     assert "every item failed" in (tool_failure(ToolResult(text=failed)) or "")
@@ -427,7 +427,7 @@ def test_a_written_answer_with_a_number_no_tool_returned_falls_back_to_the_templ
     trace.answer = None
     compose_answer("Convert 25 C to F and double it", guessed, trace, Writer())
     assert trace.answer == 'n1 = t.convert({"value": 25}) returned: {"value": 77.0}'
-    from evoflux.fitness import ungrounded_numbers
+    from evoflux.workflow.evidence import ungrounded_numbers
 
     assert ungrounded_numbers("77.0 F, twice is 154.0", {"n1": {"value": 77.0}}) == ["154.0"]
     assert ungrounded_numbers("about 77 F from 25 C", {"n1": {"value": 77.0}}, "25 C") == []

@@ -7,13 +7,10 @@ from typing import Any
 
 import pytest
 
-from evoflux.graph import (
-    Answer,
-    CycleError,
-    Node,
+from evoflux.workflow.graph import Answer, CycleError, Node, Workflow
+from evoflux.workflow.refs import (
     Ref,
     RefError,
-    Workflow,
     as_ref,
     find_refs,
     interpolate,

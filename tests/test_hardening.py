@@ -1,4 +1,4 @@
-"""The catalog against servers that misbehave: tests/servers/faulty.py, and the toy server over HTTP."""
+"""The catalog against servers that misbehave: tests/fixtures/faulty.py, and the toy server over HTTP."""
 
 from __future__ import annotations
 
@@ -17,17 +17,17 @@ import mcp_types as types
 import pytest
 from mcp.shared.message import SessionMessage
 
-import evoflux.servers
-from evoflux.catalog import QUARANTINED, TRUNCATION_MARKER, open_catalog
-from evoflux.config import HttpServer
+import evoflux.servers.processes
 from evoflux.errors import ConfigError, ServerStartError
-from evoflux.httpguard import _CappedTransport, check_address
-from evoflux.servers import marked_processes
-from evoflux.stdio import LineReader, reply_id
-from evoflux.tools import ToolResult
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import HttpServer
+from evoflux.servers.httpguard import _CappedTransport, check_address
+from evoflux.servers.stdio import LineReader, marked_processes, reply_id
+from evoflux.servers.toollist import QUARANTINED, TRUNCATION_MARKER
+from evoflux.servers.tools import ToolResult
 from helpers import servers, toy, wait_until_dead
 
-SERVERS = Path(__file__).parent / "servers"
+SERVERS = Path(__file__).parent / "fixtures"
 MIB = 1024 * 1024
 
 
@@ -368,7 +368,7 @@ async def test_private_addresses_are_refused_before_connecting(
         raise AssertionError("an HTTP client was made for a refused address")
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_resolve)
-    monkeypatch.setattr(evoflux.servers, "http_client", no_traffic)
+    monkeypatch.setattr(evoflux.servers.processes, "http_client", no_traffic)
     started = time.monotonic()
     with anyio.fail_after(10), pytest.raises(ServerStartError) as info:
         async with open_catalog(servers(lan={"url": url})):

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from evoflux.intensity import Intensity, IntensityConfig, intensity_from_growth, relative_improvement
+from evoflux.search.intensity import Intensity, IntensityConfig, intensity_from_growth, relative_improvement
 
 
 def test_growth_and_intensity_follow_the_formula() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from evoflux.judge import DIMENSIONS, DimensionJudge
-from evoflux.models import MODELS, cache_dir
+from evoflux.bench.llm_judge import DIMENSIONS, DimensionJudge
+from evoflux.models.registry import MODELS, cache_dir
 from helpers import FixedReply
 
 LITE = cache_dir() / "models" / MODELS["lite"].filename
@@ -38,7 +38,7 @@ def test_an_unreadable_reply_is_no_verdict() -> None:
 
 @pytest.mark.skipif(not LITE.is_file(), reason="the lite model is not installed: run scripts/setup.sh")
 def test_a_real_model_rates_every_dimension_within_bounds() -> None:
-    from evoflux.planners.embedded import EmbeddedModel
+    from evoflux.models.embedded import EmbeddedModel
 
     model = EmbeddedModel(LITE, n_ctx=4096)
     try:

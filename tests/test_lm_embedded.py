@@ -1,7 +1,7 @@
 """The language-model layer and the embedded llama.cpp backend, on the real `lite` model.
 
 The model tests need the assembled lite GGUF in the cache; they are skipped, saying how to get it, when it
-is absent (`python -c "from evoflux.models import ensure_model; ensure_model('lite')"`).
+is absent (`python -c "from evoflux.models.registry import ensure_model; ensure_model('lite')"`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from evoflux.models import MODELS, ModelError, cache_dir
-from evoflux.planners.embedded import EmbeddedModel
-from evoflux.planners.lm import Completion, LanguageModel, Message, Usage, finish_reason
-from evoflux.planners.prompting import step_schema
+from evoflux.models.embedded import EmbeddedModel
+from evoflux.models.lm import Completion, Message, Usage, finish_reason
+from evoflux.models.registry import MODELS, ModelError, cache_dir
+from evoflux.planner.prompting import step_schema
+from evoflux.protocols import LanguageModel
 from helpers import AREA, CALC, LENGTH
 
 PLAN_SCHEMA = {

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from evoflux.models import MODELS, ModelError, cache_dir
-from evoflux.planners.lm import Message
-from evoflux.planners.openai_compat import OpenAIModel
+from evoflux.models.lm import Message
+from evoflux.models.openai_compat import OpenAIModel
+from evoflux.models.registry import MODELS, ModelError, cache_dir
 
 SCHEMA = {
     "type": "object",

@@ -13,8 +13,9 @@ import pytest
 
 from evoflux.bench.mcpbench import ALWAYS_SHOWN, load_mcpbench, parse_mcpbench, server_name
 from evoflux.bench.runner import BenchSettings, run_bench
-from evoflux.bench.suite import SuiteError, load_tasks
-from evoflux.planners.scripted import ScriptedPlanner
+from evoflux.bench.suite import load_tasks
+from evoflux.bench.tasks import SuiteError
+from evoflux.planner.scripted import ScriptedPlanner
 
 DATA = Path("/work/shared/mcpbench")
 FILES = {
@@ -22,7 +23,7 @@ FILES = {
     "two": DATA / "mcpbench_tasks_multi_2server_runner_format.json",
     "three": DATA / "mcpbench_tasks_multi_3server_runner_format.json",
 }
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 
 shared = pytest.mark.skipif(not all(p.is_file() for p in FILES.values()), reason="no MCP-Bench data here")
 

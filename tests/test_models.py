@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evoflux.errors import EvofluxError
-from evoflux.models import (
+from evoflux.models.registry import (
     MODELS,
     ModelError,
     ModelInfo,

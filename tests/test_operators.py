@@ -11,19 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.graph import Answer, Node, Workflow
-from evoflux.model_edits import model_guided, node_context, splice
-from evoflux.operators import (
-    OPERATORS_BY_NAME,
-    RULE_OPERATORS,
-    EditContext,
-    applicable_operators,
-    blamed_nodes,
-    mutate,
-)
-from evoflux.tools import ToolSpec
-from evoflux.trace import NodeRun, Trace
+from evoflux.edits.context import EditContext, blamed_nodes
+from evoflux.edits.model_guided import model_guided, node_context, splice
+from evoflux.edits.operators import OPERATORS_BY_NAME, RULE_OPERATORS, applicable_operators, mutate
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.graph import Answer, Node, Workflow
+from evoflux.workflow.trace import NodeRun, Trace
 
 
 def _tool(
@@ -403,7 +397,7 @@ def test_delete_node_without_blame_removes_an_unused_node() -> None:
 
 
 def test_merge_duplicates_keeps_the_first_of_identical_calls_and_moves_references() -> None:
-    from evoflux.restructure import distinct_calls
+    from evoflux.edits.structure import distinct_calls
 
     utc = {"timezone": "UTC"}
     workflow = _wf(
@@ -729,14 +723,15 @@ def test_narrow_ref_retargets_a_field_that_echoes_the_producers_input() -> None:
 
 
 def test_snap_enum_leaves_a_value_with_no_close_option() -> None:
-    from evoflux.matching import NO_VALUE, snap
+    from evoflux.scoring.similarity import snap
+    from evoflux.servers.argschema import NO_VALUE
 
     assert snap("megabytes", ["megatonne", "kilotonne", "gram"]) is NO_VALUE
     assert snap("miles", ["mile", "kilometer"]) == "mile"
 
 
 def test_snap_enum_takes_the_singular_before_a_nearer_spelling() -> None:
-    from evoflux.matching import snap
+    from evoflux.scoring.similarity import snap
 
     units = ["mil", "mile", "inch", "foot", "yard", "kilometer"]  # `mil`: a thousandth of an inch
     assert snap("miles", units) == "mile" and snap("Miles", ["MILE", "mil"]) == "MILE"
@@ -745,7 +740,7 @@ def test_snap_enum_takes_the_singular_before_a_nearer_spelling() -> None:
 
 
 def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() -> None:
-    from evoflux.model_edits import model_append
+    from evoflux.edits.model_guided import model_append
 
     ran = _wf(
         Node(id="n1", tool="units.convert_temperature", args={"value": 25, "from_unit": "C", "to_unit": "F"}),
@@ -767,7 +762,7 @@ def test_step_insertion_offers_tools_of_servers_the_workflow_does_not_use_yet() 
 
 
 def test_use_task_number_puts_the_unused_task_number_in_place_of_an_invented_one() -> None:
-    from evoflux.quantities import use_task_number
+    from evoflux.edits.quantities import use_task_number
 
     task = "Convert 32 psi to kilopascals and then compute 90% of that value."
     invented = _wf(
@@ -783,7 +778,7 @@ def test_use_task_number_puts_the_unused_task_number_in_place_of_an_invented_one
 
 
 def test_replace_number_leaves_placeholders_and_other_numbers_alone() -> None:
-    from evoflux.quantities import as_written, replace_number
+    from evoflux.edits.quantities import as_written, replace_number
 
     value = {"expression": "{{n12.x}} * 12 + 12", "k": [12.0, 3]}
     assert replace_number(value, 12.0, 7.5) == {"expression": "{{n12.x}} * 7.5 + 12", "k": [12.0, 3]}
@@ -811,7 +806,8 @@ def _conversion(value: float, source: str, target: str) -> Workflow:
 
 
 def test_swap_direction_turns_a_backwards_conversion_round() -> None:
-    from evoflux.endpoints import misdirected, swap_direction
+    from evoflux.edits.direction import swap_direction
+    from evoflux.scoring.direction import misdirected
 
     task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
     backwards = _conversion(100, "celsius", "fahrenheit")
@@ -825,7 +821,7 @@ def test_swap_direction_turns_a_backwards_conversion_round() -> None:
 
 
 def test_misdirected_is_silent_when_the_task_does_not_say_a_direction() -> None:
-    from evoflux.endpoints import misdirected, says_direction
+    from evoflux.scoring.direction import misdirected, says_direction
 
     node = Node(id="n1", tool="fx.convert", args={"amount": 5, "base": "EUR", "target": "USD"})
     # both directions are said: the check cannot be sure, so it stays silent
@@ -843,7 +839,8 @@ def test_misdirected_is_silent_when_the_task_does_not_say_a_direction() -> None:
 
 
 def test_move_source_gives_a_step_that_goes_nowhere_the_unit_the_task_writes_after_its_number() -> None:
-    from evoflux.endpoints import misdirected, move_source
+    from evoflux.edits.direction import move_source
+    from evoflux.scoring.direction import misdirected
 
     task = "Take 20 kelvin and 451 fahrenheit, and convert 451 to Celsius."
     nowhere = _conversion(451, "celsius", "celsius")
@@ -874,7 +871,8 @@ def _length_catalog() -> dict[str, ToolSpec]:
 
 
 def test_retool_endpoints_moves_a_step_the_task_never_talks_about_to_the_tool_that_fits() -> None:
-    from evoflux.endpoints import misdirected, retool_endpoints
+    from evoflux.edits.direction import retool_endpoints
+    from evoflux.scoring.direction import misdirected
 
     task = "A runner finishes a 26.2 mile marathon. Convert the distance to kilometers."
     wrong_tool = _conversion(26.2, "celsius", "fahrenheit")
@@ -890,7 +888,7 @@ def test_retool_endpoints_moves_a_step_the_task_never_talks_about_to_the_tool_th
 
 
 def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> None:
-    from evoflux.endpoints import mentions, misdirected
+    from evoflux.scoring.direction import mentions, misdirected
 
     assert mentions("What is 72 F in C?", "fahrenheit") and mentions("What is 72 F in C?", "celsius")
     assert mentions("Run 10 km", "kilometer") and mentions("Drive at 60 mph", "miles per hour")
@@ -901,7 +899,7 @@ def test_a_short_word_of_the_task_that_abbreviates_a_value_is_a_mention() -> Non
 
 
 def test_a_value_is_mentioned_in_its_plural_forms_irregular_ones_too() -> None:
-    from evoflux.endpoints import mentions, misdirected, says_direction
+    from evoflux.scoring.direction import mentions, misdirected, says_direction
 
     assert mentions("A 6 feet wall", "foot") and mentions("Two centuries later", "century")
     assert mentions("Now in degrees Celsius", "degree celsius")
@@ -913,7 +911,7 @@ def test_a_value_is_mentioned_in_its_plural_forms_irregular_ones_too() -> None:
 
 
 def test_swap_tool_picks_the_tool_whose_enums_accept_the_values_the_node_holds() -> None:
-    from evoflux.restructure import swap_tool, values_fit
+    from evoflux.edits.structure import swap_tool, values_fit
 
     task = "Convert 26.2 miles to kilometers."
     wrong = _conversion(26.2, "mile", "kilometer")
@@ -960,7 +958,7 @@ ENTITIES = _tool(
 
 
 def test_fix_nested_args_repairs_objects_inside_a_list_argument() -> None:
-    from evoflux.nested import fix_nested_args
+    from evoflux.edits.nested import fix_nested_args
 
     wrong = _wf(
         Node(
@@ -992,7 +990,7 @@ def test_fix_nested_args_repairs_objects_inside_a_list_argument() -> None:
 
 
 def test_prompts_show_executed_values_and_mark_fields_that_echo_the_input() -> None:
-    from evoflux.model_edits import append_context, shown_outputs
+    from evoflux.edits.model_guided import append_context, shown_outputs
 
     output = {"original_value": 26.2, "original_unit": "mile", "converted_value": 42.16, "note": {"a": 1}}
     trace = Trace(runs={"n1": NodeRun(node="n1", tool="units.convert_length", status="ok", output=output)})
@@ -1011,7 +1009,7 @@ def test_prompts_show_executed_values_and_mark_fields_that_echo_the_input() -> N
 
 
 def test_a_chain_step_that_starts_over_from_an_invented_number_takes_the_earlier_result() -> None:
-    from evoflux.quantities import chain_invented_number
+    from evoflux.edits.quantities import chain_invented_number
 
     task = "Add 700 and 60 milliliters, then express the total in fluid ounces."
     add = Node(id="n1", tool="calc.calculate", args={"expression": "700 + 60"})
@@ -1044,7 +1042,7 @@ def test_a_chain_step_that_starts_over_from_an_invented_number_takes_the_earlier
 
 
 def test_a_step_that_copies_an_earlier_result_as_a_number_references_it_instead() -> None:
-    from evoflux.quantities import link_copied_output
+    from evoflux.edits.quantities import link_copied_output
 
     task = "Someone weighs 165 pounds and is 70 inches tall: compute kilograms divided by meters squared."
     mass = Node(id="n1", tool="units.convert_mass", args={"value": 165, "from_unit": "pound"})

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.fitness import ANSWERED, Fitness
-from evoflux.graph import Answer, Node, Workflow
-from evoflux.population import Candidate, Population, dedup, distance, prune, signature, trace_summary
-from evoflux.trace import NodeRun, Trace
+from evoflux.scoring.fitness import ANSWERED, Fitness
+from evoflux.search.population import Candidate, Population, dedup, distance, prune, signature, trace_summary
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.graph import Answer, Node, Workflow
+from evoflux.workflow.trace import NodeRun, Trace
 
 
 def _chain(*tools: str, ids: tuple[str, ...] | None = None, literal: str = "x") -> Workflow:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.graph import Node, Workflow
-from evoflux.planners.planner import LMPlanner
-from evoflux.planners.prompting import fill
+from evoflux.planner.planner import LMPlanner
+from evoflux.planner.prompting import fill
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.graph import Node, Workflow
 from helpers import CALC, LENGTH, FixedReply
 
 TASK = "Convert 12 feet to meters, then multiply it by 3."

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.schemas import schema_problem
-from evoflux.tools import ToolSpec
-from evoflux.validate import Limits, check_arguments
+from evoflux.servers.schemas import schema_problem
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.validate import Limits, check_arguments
 
 INFO = Path("/work/shared/mcpbench/mcp_servers_info.json")
 SAMPLE = 40  # tools taken from the snapshot (in a fixed order), among those the generator can handle

@@ -14,10 +14,10 @@ import ray
 
 from evoflux.bench.ray_executor import import_ray, run_bench_ray
 from evoflux.bench.runner import BenchSettings, completed
-from evoflux.bench.suite import BenchTask
+from evoflux.bench.tasks import BenchTask
 from evoflux.errors import EvofluxError
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 GOOD = {
     "nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}],
     "answer": {"uses": ["n1"], "template": "The sum is {{n1.sum}}."},

@@ -11,21 +11,21 @@ from typing import Any
 import anyio
 import pytest
 
-from evoflux.budget import Budget
-from evoflux.catalog import Catalog, open_catalog
-from evoflux.config import parse_servers
 from evoflux.errors import EvofluxError
-from evoflux.execute import ExecutionSettings
 from evoflux.methods import METHODS, MethodSettings, run_method
-from evoflux.models import MODELS, cache_dir
-from evoflux.planners.lm import Completion, Usage
-from evoflux.planners.prompting import react_messages, react_schema
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.react import max_steps, react
-from evoflux.result import RunResult
-from evoflux.search import SearchSettings
+from evoflux.methods.react import max_steps, react
+from evoflux.methods.result import RunResult
+from evoflux.models.lm import Completion, Usage
+from evoflux.models.registry import MODELS, cache_dir
+from evoflux.planner.prompting import react_messages, react_schema
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.config import parse_servers
+from evoflux.workflow.execute import ExecutionSettings
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 TASK = "Add 2 and 3, then echo the sum."
 ADD = {"tool": "toy.add", "args": {"a": 2, "b": 3}}
 ECHO = {"tool": "toy.echo", "args": {"text": "5"}}
@@ -196,8 +196,8 @@ async def test_react_is_registered_and_needs_a_planner_with_react_steps(catalog:
 
 
 def test_the_step_prompt_replays_the_history_and_the_schema_offers_call_or_answer() -> None:
-    from evoflux.planners.prompting import ReactTurn
-    from evoflux.tools import ToolSpec
+    from evoflux.planner.prompting import ReactTurn
+    from evoflux.servers.tools import ToolSpec
 
     tools = [ToolSpec(name="toy.add", server="toy", tool="add")]
     history = [ReactTurn(tool="toy.add", args={"a": 1}, observation="b is required", failed=True)]
@@ -214,8 +214,8 @@ def test_the_step_prompt_replays_the_history_and_the_schema_offers_call_or_answe
 @pytest.mark.anyio
 @pytest.mark.skipif(not LITE.is_file(), reason="the lite model is not installed: run scripts/setup.sh")
 async def test_a_real_small_model_runs_react(catalog: Catalog) -> None:
-    from evoflux.planners.embedded import EmbeddedModel
-    from evoflux.planners.planner import LMPlanner
+    from evoflux.models.embedded import EmbeddedModel
+    from evoflux.planner.planner import LMPlanner
 
     model = EmbeddedModel(LITE, name="lite", n_ctx=8192)
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from evoflux.redaction import REDACTED, config_secrets, install_log_redaction, redact
+from evoflux.store.redaction import REDACTED, config_secrets, install_log_redaction, redact
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 SECRET = "s3cr3t-value-1234567890"
 
 
@@ -35,7 +35,7 @@ def test_config_secrets_include_env_headers_and_secret_named_variables(
 def test_log_records_of_evoflux_loggers_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     install_log_redaction([SECRET])
     with caplog.at_level(logging.WARNING, logger="evoflux"):
-        logging.getLogger("evoflux.catalog").warning("server said %s", f"error: {SECRET}")
+        logging.getLogger("evoflux.servers.catalog").warning("server said %s", f"error: {SECRET}")
     assert SECRET not in caplog.text and REDACTED in caplog.text
     logging.setLogRecordFactory(logging.LogRecord)
 
@@ -50,12 +50,12 @@ def test_a_server_that_echoes_its_secret_env_is_redacted_in_the_printed_result(t
     }
     code = (
         "import json, sys, anyio\n"
-        "from evoflux.catalog import open_catalog\n"
-        "from evoflux.config import load_servers\n"
-        "from evoflux.graph import Workflow\n"
-        "from evoflux.evaluate import evaluate\n"
-        "from evoflux.redaction import config_secrets, redact\n"
-        "from evoflux.recording import config_secrets as secrets_of\n"
+        "from evoflux.servers.catalog import open_catalog\n"
+        "from evoflux.servers.config import load_servers\n"
+        "from evoflux.workflow.graph import Workflow\n"
+        "from evoflux.workflow.evaluate import evaluate\n"
+        "from evoflux.store.redaction import config_secrets, redact\n"
+        "from evoflux.store.recording import config_secrets as secrets_of\n"
         "async def main():\n"
         f"    config = load_servers({str(config)!r})\n"
         "    async with open_catalog(config) as catalog:\n"

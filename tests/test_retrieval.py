@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import time
 
-from evoflux.retrieval import ToolIndex, rank_tools, tokenize, tool_document
-from evoflux.tools import ToolSpec
+from evoflux.servers.retrieval import ToolIndex, rank_tools, tokenize, tool_document
+from evoflux.servers.tools import ToolSpec
 
 
 def _tool(server: str, tool: str, description: str, **params: str) -> ToolSpec:
@@ -143,8 +143,8 @@ def test_a_unit_named_only_in_a_short_enum_finds_its_tool() -> None:
 
 
 def test_spread_by_server_keeps_the_best_tool_of_a_second_server() -> None:
-    from evoflux.retrieval import spread_by_server
-    from evoflux.tools import ToolSpec
+    from evoflux.servers.retrieval import spread_by_server
+    from evoflux.servers.tools import ToolSpec
 
     converters = [ToolSpec(name=f"units.convert_{i}", server="units", tool=f"convert_{i}") for i in range(8)]
     calculator = ToolSpec(name="calc.calculate", server="calc", tool="calculate")

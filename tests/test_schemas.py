@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from evoflux.schemas import MAX_SCHEMA_DEPTH, SchemaUnusable, schema_problem, validator_for
-from evoflux.tools import ToolSpec
-from evoflux.validate import Limits, check_arguments
+from evoflux.servers.schemas import MAX_SCHEMA_DEPTH, SchemaUnusable, schema_problem, validator_for
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.validate import Limits, check_arguments
 
 
 def deep(levels: int) -> dict[str, Any]:

@@ -11,16 +11,18 @@ from typing import Any
 import anyio
 import pytest
 
-from evoflux.budget import Budget, BudgetError
-from evoflux.catalog import Catalog, open_catalog
-from evoflux.config import parse_servers
-from evoflux.fitness import ANSWERED, Coverage
-from evoflux.intensity import IntensityConfig
 from evoflux.methods import MethodSettings, run_method
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.search import Evaluated, SearchOutcome, SearchSettings, Switches, evolve, failure_summary
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.fitness import ANSWERED, Coverage
+from evoflux.search.budget import Budget, BudgetError
+from evoflux.search.intensity import IntensityConfig
+from evoflux.search.loop import SearchSettings, Switches, evolve
+from evoflux.search.outcome import Evaluated, SearchOutcome
+from evoflux.search.redesign import failure_summary
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.config import parse_servers
 
-TOY = str(Path(__file__).parent / "servers" / "toy.py")
+TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
 TASK = "Add 2 and 3, then echo the sum."
 
 
@@ -201,12 +203,12 @@ def test_budget_strings_parse_and_bad_ones_say_how_to_fix() -> None:
 
 
 def test_failure_summary_names_stages_tools_and_messages() -> None:
-    from evoflux.diagnostics import Diagnostic, Stage
-    from evoflux.fitness import Fitness
-    from evoflux.graph import Workflow
-    from evoflux.population import Candidate
-    from evoflux.search import Evaluated
-    from evoflux.trace import Trace
+    from evoflux.scoring.fitness import Fitness
+    from evoflux.search.outcome import Evaluated
+    from evoflux.search.population import Candidate
+    from evoflux.workflow.diagnostics import Diagnostic, Stage
+    from evoflux.workflow.graph import Workflow
+    from evoflux.workflow.trace import Trace
 
     workflow = Workflow.model_validate(plan({"id": "n1", "tool": "toy.fail", "args": {}}))
     bad = Diagnostic(stage=Stage.EXECUTE, node="n1", message="toy.fail: boom")

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from evoflux.budget import Budget
-from evoflux.catalog import open_catalog
-from evoflux.config import load_servers
 from evoflux.methods import visible_tools
-from evoflux.models import MODELS, cache_dir
-from evoflux.planners.embedded import EmbeddedModel
-from evoflux.planners.planner import LMPlanner
-from evoflux.search import Evaluated, SearchSettings, Switches, evolve
+from evoflux.models.embedded import EmbeddedModel
+from evoflux.models.registry import MODELS, cache_dir
+from evoflux.planner.planner import LMPlanner
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings, Switches, evolve
+from evoflux.search.outcome import Evaluated
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import load_servers
 
 LITE = cache_dir() / "models" / MODELS["lite"].filename
 TASK = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2 with the calculator."

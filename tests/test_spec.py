@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from evoflux.errors import EvofluxError
-from evoflux.models import ModelError
-from evoflux.planners import LanguageModel, load_model
-from evoflux.planners.embedded import EmbeddedModel
-from evoflux.planners.openai_compat import OpenAIModel
-from evoflux.planners.planner import LMPlanner
-from evoflux.planners.scripted import ScriptedPlanner
-from evoflux.planners.spec import PlannerFactory
+from evoflux.models.embedded import EmbeddedModel
+from evoflux.models.openai_compat import OpenAIModel
+from evoflux.models.registry import ModelError
+from evoflux.planner.planner import LMPlanner
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.planner.spec import PlannerFactory, load_model
+from evoflux.protocols import LanguageModel
 
 
 def test_an_openai_spec_splits_model_and_url() -> None:

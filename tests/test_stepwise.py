@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
-from evoflux.planners.prompting import step_schema
-from evoflux.stepwise import named_values, step_tools
+from evoflux.planner.prompting import step_schema
+from evoflux.search.seeding import named_values, step_tools
 from helpers import AREA, CALC, LENGTH, converter
 
 SPEED = converter("speed", ["feet per second", "meters per second"])
@@ -54,7 +54,7 @@ def test_the_typed_step_schema_admits_only_the_tools_own_arguments() -> None:
 
 
 def test_a_tool_line_lists_repeated_values_once_and_cuts_a_very_long_enum_named_values_first() -> None:
-    from evoflux.model_edits import SHOWN_VALUES, signature
+    from evoflux.edits.model_guided import SHOWN_VALUES, signature
 
     assert "from_unit: foot|meter|inch, to_unit: same as from_unit" in signature(LENGTH)
     units = [f"unit{i:02d}" for i in range(60)] + ["foot", "meter", "yard"]

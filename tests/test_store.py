@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from evoflux.diagnostics import Diagnostic, Stage
-from evoflux.fitness import ANSWERED, Coverage, Fitness
-from evoflux.graph import Answer, Node, Workflow
-from evoflux.population import Candidate
-from evoflux.result import RunResult, RunUsage
-from evoflux.store import MAX_OUTPUTS_BYTES, REDACTED, SCHEMA_VERSION, RunStore, plan_json, redact
+from evoflux.methods.result import RunResult, RunUsage
+from evoflux.scoring.fitness import ANSWERED, Coverage, Fitness
+from evoflux.search.population import Candidate
+from evoflux.store.redaction import REDACTED, redact
+from evoflux.store.runs import MAX_OUTPUTS_BYTES, SCHEMA_VERSION, RunStore, plan_json
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.graph import Answer, Node, Workflow
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROMPT = [{"role": "system", "content": "You plan workflows."}, {"role": "user", "content": "Task?"}]
@@ -336,10 +337,10 @@ def test_rows_committed_before_a_kill_survive(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal
-        from evoflux.fitness import Fitness
-        from evoflux.graph import Node, Workflow
-        from evoflux.population import Candidate
-        from evoflux.store import RunStore
+        from evoflux.scoring.fitness import Fitness
+        from evoflux.workflow.graph import Node, Workflow
+        from evoflux.search.population import Candidate
+        from evoflux.store.runs import RunStore
         store = RunStore({str(path)!r})
         run = store.start_run(task="t", method="m", planner="p", seed=1, settings={{}}, prompt=[])
         for i in range(5):

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from evoflux.diagnostics import Diagnostic, Stage, earliest_stage, render
-from evoflux.graph import Answer, Node, Workflow
-from evoflux.parse import parse_workflow
-from evoflux.tools import ToolSpec
-from evoflux.validate import Limits, canonicalise_tools, check_arguments, closest_tools, validate
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.diagnostics import Diagnostic, Stage, earliest_stage, render
+from evoflux.workflow.graph import Answer, Node, Workflow
+from evoflux.workflow.parse import parse_workflow
+from evoflux.workflow.validate import Limits, canonicalise_tools, check_arguments, closest_tools, validate
 
 FORECAST_IN = {
     "type": "object",
@@ -562,9 +562,9 @@ def test_diagnostics_come_earliest_stage_first() -> None:
 
 
 def test_canonicalise_drops_exact_repeats_and_repoints_their_references() -> None:
-    from evoflux.graph import Workflow
-    from evoflux.tools import ToolSpec
-    from evoflux.validate import canonicalise_tools
+    from evoflux.servers.tools import ToolSpec
+    from evoflux.workflow.graph import Workflow
+    from evoflux.workflow.validate import canonicalise_tools
 
     spec = ToolSpec(name="u.convert", server="u", tool="convert")
     looped = Workflow.model_validate(
@@ -586,7 +586,7 @@ def test_canonicalise_drops_exact_repeats_and_repoints_their_references() -> Non
 def test_a_plan_with_thousands_of_nodes_is_rejected_quickly_with_the_reason() -> None:
     import time
 
-    from evoflux.graph import Workflow
+    from evoflux.workflow.graph import Workflow
 
     huge = Workflow.model_validate(
         {

@@ -16,22 +16,23 @@ anyio.run(main)
 ```
 """
 
-from evoflux.budget import Budget
-from evoflux.catalog import Catalog, open_catalog
-from evoflux.config import ServersConfig, load_servers
-from evoflux.diagnostics import Diagnostic, Stage
 from evoflux.errors import ConfigError, EvofluxError, ServerStartError
-from evoflux.execute import CallCache, ExecutionSettings, execute
-from evoflux.fitness import Coverage, Fitness, compute_fitness
-from evoflux.graph import Answer, Node, Workflow
 from evoflux.methods import METHODS, MethodSettings, run_method
-from evoflux.planners.planner import LMPlanner, Planner, PlanResult
-from evoflux.planners.spec import load_model
-from evoflux.result import RunResult, RunUsage
-from evoflux.search import SearchSettings, Switches, evolve
-from evoflux.tools import ToolResult, ToolSpec
-from evoflux.trace import Trace
-from evoflux.validate import validate
+from evoflux.methods.result import RunResult, RunUsage
+from evoflux.planner.planner import LMPlanner, PlanResult
+from evoflux.planner.spec import load_model
+from evoflux.protocols import Planner
+from evoflux.scoring.fitness import Coverage, Fitness, compute_fitness
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings, Switches, evolve
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.config import ServersConfig, load_servers
+from evoflux.servers.tools import ToolResult, ToolSpec
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.execute import CallCache, ExecutionSettings, execute
+from evoflux.workflow.graph import Answer, Node, Workflow
+from evoflux.workflow.trace import Trace
+from evoflux.workflow.validate import validate
 
 __all__ = [
     "METHODS",

@@ -1,6 +1,6 @@
 """`python -m evoflux`: the same as the `evoflux` command."""
 
-from evoflux.cli import main
+from evoflux.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,8 @@ from evoflux.bench.mcpbench import load_mcpbench
 from evoflux.bench.ray_executor import run_bench_ray
 from evoflux.bench.runner import BenchSettings, run_bench, summarize
 from evoflux.bench.score import Score, score_result
-from evoflux.bench.suite import BenchTask, Checks, load_tasks
+from evoflux.bench.suite import load_tasks
+from evoflux.bench.tasks import BenchTask, Checks
 
 __all__ = [
     "BenchSettings",

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evoflux.bench.suite import BenchTask, SuiteError
+from evoflux.bench.tasks import BenchTask, SuiteError
 
 __all__ = [
     "ALWAYS_SHOWN",

@@ -31,9 +31,9 @@ from evoflux.bench.runner import (
     read_rows,
     run_one,
 )
-from evoflux.bench.suite import BenchTask
+from evoflux.bench.tasks import BenchTask
 from evoflux.errors import EvofluxError
-from evoflux.planners.spec import PlannerFactory
+from evoflux.planner.spec import PlannerFactory
 
 __all__ = ["run_bench_ray"]
 

@@ -24,13 +24,12 @@ import anyio
 from pydantic import BaseModel, Field
 
 from evoflux.bench.score import score_result
-from evoflux.bench.suite import BenchTask
-from evoflux.catalog import open_catalog
-from evoflux.config import ServersConfig, load_servers
+from evoflux.bench.tasks import BenchTask
 from evoflux.errors import EvofluxError
 from evoflux.methods import MethodSettings, run_method
-from evoflux.outcome import Judge
-from evoflux.planners.planner import Planner
+from evoflux.protocols import Judge, Planner
+from evoflux.servers.catalog import open_catalog
+from evoflux.servers.config import ServersConfig, load_servers
 
 __all__ = [
     "BenchSettings",

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from evoflux.bench.suite import BenchTask
+from evoflux.bench.tasks import BenchTask
 
 __all__ = ["Score", "score_result"]
 

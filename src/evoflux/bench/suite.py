@@ -18,43 +18,12 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from evoflux.errors import EvofluxError
+from evoflux.bench.mcpbench import is_runner_format, parse_mcpbench
+from evoflux.bench.tasks import BenchTask, SuiteError
 
-__all__ = ["BenchTask", "Checks", "NumberCheck", "SuiteError", "load_tasks"]
-
-
-class SuiteError(EvofluxError):
-    """A task file that cannot be read."""
-
-
-class NumberCheck(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    value: float
-    tol: float = Field(default=0.01, ge=0.0)
-
-
-class Checks(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    numbers: list[NumberCheck] = Field(default_factory=list)
-    contains: list[str] = Field(default_factory=list)
-    tools: list[str] = Field(default_factory=list)
-
-
-class BenchTask(BaseModel):
-    """One task with a machine-checkable outcome."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str = Field(min_length=1)
-    task: str = Field(min_length=1)
-    servers: list[str] = Field(default_factory=list)
-    checks: Checks = Field(default_factory=Checks)
-    min_steps: int = 1
-    notes: str = ""
+__all__ = ["load_tasks"]
 
 
 def load_tasks(paths: Iterable[str | Path]) -> list[BenchTask]:
@@ -85,7 +54,6 @@ def _jsonl(path: Path) -> Iterator[tuple[str, BenchTask]]:
 
 
 def _mcpbench(path: Path) -> Iterator[tuple[str, BenchTask]]:
-    from evoflux.bench.mcpbench import is_runner_format, parse_mcpbench  # it imports this module
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

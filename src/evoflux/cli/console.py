@@ -1,0 +1,154 @@
+"""What a person sees in the terminal: the plan as a graph, each call's outcome, the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from evoflux.methods.result import RunResult
+from evoflux.search.outcome import Evaluated
+from evoflux.workflow.diagnostics import Diagnostic
+from evoflux.workflow.execute import Event
+from evoflux.workflow.graph import Workflow
+
+__all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
+
+_MARK = {
+    "ok": "[green]✓[/]",
+    "cached": "[green]✓ (cached)[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[yellow]–[/]",
+}
+
+
+def _args(args: dict[str, Any], limit: int = 90) -> str:
+    text = json.dumps(args, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def workflow_tree(workflow: Workflow, title: str = "plan") -> Tree:
+    """The workflow as a tree of topological waves, each node with its tool, arguments and inputs."""
+    tree = Tree(f"[bold]{title}[/] [dim]{workflow.digest()}[/]")
+    deps = workflow.dependencies()
+    try:
+        waves = workflow.waves()
+    except ValueError:
+        waves = [[n.id for n in workflow.nodes]]
+    for i, wave in enumerate(waves, start=1):
+        branch = tree.add(f"[dim]wave {i}[/]")
+        for node_id in wave:
+            node = workflow.node(node_id)
+            if node is None:
+                continue
+            inputs = f" [dim]← {', '.join(sorted(deps[node_id]))}[/]" if deps[node_id] else ""
+            branch.add(
+                f"[cyan]{escape(node.id)}[/] {escape(node.tool)} {escape(_args(node.args))}{inputs}",
+                highlight=False,
+            )
+    uses = ", ".join(workflow.answer.uses) or "(sinks)"
+    template = f": {escape(workflow.answer.template)}" if workflow.answer.template else ""
+    tree.add(f"[magenta]answer[/] from {escape(uses)}{template}")
+    return tree
+
+
+class ConsoleObserver:
+    """Prints plans, node events and search generations as they happen."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def planned(self, workflow: Workflow | None, diagnostics: list[Diagnostic]) -> None:
+        if workflow is not None:
+            self.console.print(workflow_tree(workflow))
+        for diagnostic in diagnostics:
+            self.console.print(f"  [red]{escape(str(diagnostic))}[/]", highlight=False)
+
+    def event(self, event: Event) -> None:
+        if event.kind == "started":
+            return
+        detail = f" [dim]{escape(event.detail[:160])}[/]" if event.detail else ""
+        mark = _MARK.get(event.kind, escape(event.kind))
+        self.console.print(f"  {mark} {escape(event.node)} {escape(event.tool)}{detail}", highlight=False)
+
+    def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
+        c = item.candidate
+        edits = f" {', '.join(c.edits)}" if c.edits else ""
+        steps = " → ".join(n.tool for n in c.workflow.nodes) or "(no steps)"
+        scored = escape(c.fitness.describe())
+        self.console.print(
+            f"  [dim]{escape(mode)}{escape(edits)}:[/] {escape(steps)} [dim]{scored}[/]", highlight=False
+        )
+
+    def generation(self, summary: dict[str, Any]) -> None:
+        self.console.print(
+            f"[bold]gen {summary.get('generation')}[/] best {summary.get('best', 0):.3f} "
+            f"({summary.get('best_stage', '?')}) · population {summary.get('population')} · "
+            f"intensity {summary.get('intensity', 0):.2f} · feasible {summary.get('feasible', 0)}"
+            + (f" · [yellow]{summary['note']}[/]" if summary.get("note") else ""),
+            highlight=False,
+        )
+
+
+def print_result(console: Console, result: RunResult) -> None:
+    """The outcome: feasibility, diagnostics, the answer and the cost."""
+    status = "[green]feasible[/]" if result.feasible else "[red]not feasible[/]"
+    console.print(f"\n{result.method}: {status}")
+    for diagnostic in result.diagnostics[:12]:
+        console.print(f"  [red]{escape(str(diagnostic))}[/]", highlight=False)
+    if result.answer:
+        console.print(Panel(escape(result.answer), title="answer", border_style="green"))
+    u = result.usage
+    console.print(
+        f"[dim]{u.lm_calls} model calls · {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens "
+        f"({u.cached_tokens} cached) · {u.tool_calls} tool calls · {u.wall_s:.1f}s[/]"
+    )
+    if result.search:
+        s = result.search
+        console.print(
+            f"[dim]search: {s.get('generations')} generations · {s.get('candidates')} candidates · "
+            f"stopped because {s.get('stopped_because')}[/]"
+        )
+
+
+def print_tools(console: Console, tools: list[dict[str, Any]], failed: dict[str, str]) -> None:
+    """The live catalog as a table."""
+    table = Table(title=f"{len(tools)} tools")
+    table.add_column("tool", style="cyan")
+    table.add_column("parameters")
+    table.add_column("description")
+    for tool in tools:
+        schema = tool["input_schema"]
+        required = set(schema.get("required", []))
+        params = ", ".join(p + ("*" if p in required else "") for p in schema.get("properties", {}))
+        table.add_row(
+            escape(tool["name"]), escape(params), escape(" ".join(tool["description"].split())[:100])
+        )
+    console.print(table)
+    for server, reason in failed.items():
+        console.print(f"[red]{escape(server)} did not start:[/] {escape(reason)}", highlight=False)
+
+
+def print_summary(console: Console, summary: dict[str, dict[str, Any]]) -> None:
+    """A benchmark summary: one row per method."""
+    table = Table(title="benchmark")
+    for column in ("method", "runs", "feasible", "solved", "lm calls", "tokens", "tool calls", "wall s"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, m in summary.items():
+        f, s = m["feasibility"], m["solved"]
+        table.add_row(
+            method,
+            f"{m['runs']}" + (f" (+{m['skipped']} skipped)" if m["skipped"] else ""),
+            f"{f['mean']:.1%} ± {f['ci95']:.1%}",
+            f"{s['mean']:.1%} ± {s['ci95']:.1%}",
+            f"{m['lm_calls']:.1f}",
+            f"{m['prompt_tokens'] + m['completion_tokens']:.0f}",
+            f"{m['tool_calls']:.1f}",
+            f"{m['wall_s']:.1f}",
+        )
+    console.print(table)

@@ -1,0 +1,72 @@
+"""The result of one run of one method: what `evoflux run --json` prints and benchmarks store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from evoflux.models.lm import Usage
+from evoflux.workflow.diagnostics import Diagnostic
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Trace
+
+__all__ = ["RunResult", "RunUsage", "workflow_json"]
+
+
+class RunUsage(BaseModel):
+    """What a run cost."""
+
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    tool_calls: int = 0
+    wall_s: float = 0.0
+
+    @classmethod
+    def of(cls, usage: Usage, tool_calls: int, wall_s: float) -> RunUsage:
+        return cls(
+            lm_calls=usage.calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            tool_calls=tool_calls,
+            wall_s=round(wall_s, 3),
+        )
+
+
+class RunResult(BaseModel):
+    """One method's outcome on one task."""
+
+    method: str
+    task: str
+    feasible: bool
+    answer: str = ""
+    workflow: dict[str, Any] = Field(default_factory=dict)
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    usage: RunUsage = Field(default_factory=RunUsage)
+    seed: int = 0
+    planner: str = ""
+    search: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        if data["search"] is None:
+            del data["search"]
+        return data
+
+
+def workflow_json(workflow: Workflow | None, trace: Trace | None = None) -> dict[str, Any]:
+    """A workflow as JSON, each node annotated with how its execution went."""
+    if workflow is None:
+        return {"nodes": [], "answer": {}, "hash": None}
+    nodes = []
+    for node in workflow.nodes:
+        entry: dict[str, Any] = {"id": node.id, "tool": node.tool, "args": node.args}
+        run = trace.runs.get(node.id) if trace else None
+        entry["status"] = run.status if run else "not run"
+        if run and run.output is not None:
+            entry["output"] = run.output
+        nodes.append(entry)
+    return {"nodes": nodes, "answer": workflow.answer.model_dump(), "hash": workflow.digest()}

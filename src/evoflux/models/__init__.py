@@ -1,0 +1,1 @@
+"""Language models: the backend-neutral layer, the embedded and OpenAI-compatible backends, the model registry."""

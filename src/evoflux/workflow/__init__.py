@@ -1,0 +1,1 @@
+"""The typed workflow graph: references, parsing, static validation, execution over a catalog, traces, answers."""

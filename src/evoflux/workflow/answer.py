@@ -1,0 +1,59 @@
+"""The final answer, written only from executed evidence.
+
+The workflow's answer step names the nodes whose outputs answer the task (`uses`; the graph's sinks when
+it names none) and may carry a template with `{{n1.path}}` placeholders. The template is filled from
+executed outputs; a writer (the planner model) may then phrase the answer from that evidence. Without a
+writer, the filled template -- or a plain rendering of the evidence -- is the answer. A written answer
+(or a filled template) that states a number no tool returned and the task does not give (arithmetic the
+workflow did not do, or a guess) is dropped for the next of: filled template, evidence.
+"""
+
+from __future__ import annotations
+
+from evoflux.protocols import AnswerWriter
+from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.evidence import answer_sources, evidence_text, ungrounded_numbers
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.refs import RefError, interpolate
+from evoflux.workflow.trace import Trace
+
+__all__ = ["compose_answer"]
+
+
+def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWriter | None = None) -> None:
+    """Fill `trace.answer` from executed outputs, or add an `answer` diagnostic saying why not."""
+    if trace.diagnostics or any(run.status != "ok" for run in trace.runs.values()):
+        return
+    sources = answer_sources(workflow)
+    evidence = evidence_text(workflow, trace)
+    if not evidence:
+        trace.diagnostics.append(
+            Diagnostic(
+                stage=Stage.ANSWER,
+                node="answer",
+                message="no executed output to answer from",
+                hint="name in answer.uses the nodes whose outputs answer the task",
+            )
+        )
+        return
+    draft = ""
+    if workflow.answer.template:
+        try:
+            draft = interpolate(workflow.answer.template, trace.outputs)
+        except RefError as exc:
+            trace.diagnostics.append(
+                Diagnostic(
+                    stage=Stage.ANSWER,
+                    node="answer",
+                    path="answer.template",
+                    message=f"the answer template does not resolve: {exc}",
+                    hint="refer only to fields the executed outputs have",
+                )
+            )
+            return
+    written = writer.write_answer(task, evidence, draft) if writer is not None else None
+    # a number no tool returned (the writer or the template did arithmetic the workflow did not, or
+    # guessed) disqualifies that text: the answer keeps to what the tools said
+    grounded = [t for t in (written, draft) if t and not ungrounded_numbers(t, trace.outputs, task)]
+    trace.answer = (grounded[0] if grounded else evidence).strip()
+    trace.answer_evidence = sources

@@ -1,0 +1,38 @@
+"""Validate, execute and answer one workflow: the evaluation every method and the search share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from evoflux.protocols import AnswerWriter, ToolCaller
+from evoflux.workflow.answer import compose_answer
+from evoflux.workflow.execute import CallCache, Event, ExecutionSettings, execute
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Trace
+from evoflux.workflow.validate import validate
+
+__all__ = ["evaluate"]
+
+
+async def evaluate(
+    task: str,
+    workflow: Workflow,
+    caller: ToolCaller,
+    *,
+    writer: AnswerWriter | None = None,
+    settings: ExecutionSettings | None = None,
+    cache: CallCache | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Trace:
+    """Static checks first; only a statically valid workflow is executed, and only a fully executed one
+    gets an answer (written in a worker thread, since model calls block)."""
+    settings = settings or ExecutionSettings()
+    problems = validate(workflow, caller.tools, settings.limits)
+    if problems:
+        return Trace(diagnostics=problems)
+    trace = await execute(workflow, caller, settings=settings, cache=cache, on_event=on_event)
+    if not trace.diagnostics:
+        await anyio.to_thread.run_sync(compose_answer, task, workflow, trace, writer)
+    return trace
