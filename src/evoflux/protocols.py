@@ -1,8 +1,5 @@
 """Every seam of Evoflux on one page: the language model, the tool caller, the planner, the judge, the
-answer writer and the observer. Implementations live in their packages; test doubles satisfy these too.
-
-At run time this module imports nothing of Evoflux, so any layer may depend on it.
-"""
+answer writer and the observer. Implementations live in their packages; test doubles satisfy these too."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
 """An optional LLM judge with MCP-Bench's six dimensions, for any model (usually a stronger one behind an
-OpenAI-compatible endpoint: `--judge openai:MODEL@URL`).
-
-The judge rates an executed workflow from 0 to 10 on task fulfillment, grounding, tool appropriateness,
-parameter accuracy, dependency awareness, and parallelism and efficiency, and lists what the answer leaves
-out. Its `Coverage` score is the mean of the six ratings over 10, with the two that say whether the task
-was answered (fulfillment and grounding) counted twice, and the ratings are kept in
-`Coverage.dimensions` for the run record. Without `--judge`, the planner's own parts-and-quotes verdict
-(`LMPlanner.judge`) is used instead.
-"""
+OpenAI-compatible endpoint: `--judge openai:MODEL@URL`)."""
 
 from __future__ import annotations
 

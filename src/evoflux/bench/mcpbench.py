@@ -1,25 +1,4 @@
-"""MCP-Bench tasks as `BenchTask`s.
-
-MCP-Bench: "Benchmarking Tool-Using LLM Agents with Complex Real-World Tasks via MCP Servers" (Wang et al.,
-arXiv 2508.20453; Apache-2.0). Its runner-format task files (`mcpbench_tasks_*_runner_format.json`) read:
-
-```
-{"server_tasks": [{"server_name": "Paper Search+BioMCP", "servers": ["Paper Search", "BioMCP"],
-                   "combination_type": "two_server_combinations",
-                   "tasks": [{"task_id", "task_description", "fuzzy_description",
-                              "dependency_analysis", "distraction_servers": [...]}]}]}
-```
-
-As in MCP-Bench, the agent gets the `fuzzy_description` (the task said the way a user would say it) and
-sees the task's servers plus its distraction servers. The precise `task_description` is kept in `notes`
-for a judge. MCP-Bench has no machine-checkable outcomes (it scores with an LLM judge), so `checks` is
-empty and the benchmark's `solved` reduces to `feasible`; use `--judge` for quality.
-
-Server names map to servers-config names by `server_name`: "Unit Converter" -> `unit_converter`, with
-`SERVER_ALIASES` for the example config's own names ("Time MCP" -> `time`). A task whose servers are not
-all in the servers config is recorded as skipped by the runner, with the reason. MCP-Bench also shows every
-task the "Time MCP" server; pass `extra_servers=ALWAYS_SHOWN` to do the same.
-"""
+"""MCP-Bench tasks as `BenchTask`s."""
 
 from __future__ import annotations
 

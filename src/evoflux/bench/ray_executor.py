@@ -1,14 +1,5 @@
 """The Ray executor of the benchmark: each (task, method, seed) run is a Ray task, so that a cluster
-spreads a large benchmark over its machines.
-
-Workers rebuild what a run needs from plain data: the planner from its spec (`settings.planner`; one
-`PlannerFactory` per worker process, so a model loads once per worker, not once per run), the servers
-from the servers config path, and a fresh workspace per run (`run_one`). The driver keeps at most `jobs`
-runs in flight, writes each row to `results.jsonl` as it arrives and reports it, so resuming works as with
-the local executor. Every node needs evoflux installed (and `evoflux setup` run, for the embedded models
-and the example servers), and the paths in the run (servers config, `gguf:PATH`, `scripted:PATH`) must
-be valid on every node.
-"""
+spreads a large benchmark over its machines."""
 
 from __future__ import annotations
 

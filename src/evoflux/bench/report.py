@@ -1,8 +1,4 @@
-"""Benchmark reports: a markdown table and two plots from a summary (`runner.summarize`).
-
-Plots need matplotlib (`pip install 'evoflux[bench]'`); without it, `write_plots` returns no files and
-says so. Nothing here runs a model or a server.
-"""
+"""Benchmark reports: a markdown table and two plots from a summary (`runner.summarize`)."""
 
 from __future__ import annotations
 

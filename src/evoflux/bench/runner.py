@@ -1,14 +1,4 @@
-"""The benchmark runner: tasks x methods x seeds, one line of `results.jsonl` each, resumable.
-
-Each (task, method, seed) runs against fresh server processes in a fresh workspace (so a task that
-writes files or memories sees none of another's), with a fresh planner from `make_planner` (e.g. a new
-`LMPlanner` over the one loaded model, so usage is counted per run). Lines already in `results.jsonl`
-are not run again: interrupt and rerun the same command to resume. A task whose servers cannot start is
-recorded as skipped with the reason, and counts neither as a success nor as a failure.
-
-`jobs` runs go at once (anyio tasks in this process; `ray_executor` spreads them over a Ray cluster
-instead). Lines are appended in the order runs finish, each whole in one write from the event loop.
-"""
+"""The benchmark runner: tasks x methods x seeds, one line of `results.jsonl` each, resumable."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Scoring one run against its task's checks. Pure.
-
-A task is **solved** when its workflow is feasible, every expected number appears in the answer or in the
-executed outputs within tolerance, every `contains` string appears in the answer (case-insensitive), and
-every listed tool (or one of its `|` alternatives) was called successfully.
-"""
+"""Scoring one run against its task's checks. Pure."""
 
 from __future__ import annotations
 

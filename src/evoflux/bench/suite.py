@@ -1,16 +1,5 @@
-"""Task suites: Evoflux's own JSONL format, one task per line (and MCP-Bench's runner-format `.json`,
-read by `mcpbench.py`).
-
-```json
-{"id": "conv-01", "task": "Convert 100 F to Celsius, then triple it.",
- "servers": ["unit_converter", "calculator"],
- "checks": {"numbers": [{"value": 113.33, "tol": 0.05}], "contains": [], "tools": ["calculator.calculate"]},
- "min_steps": 2, "notes": ""}
-```
-
-A `tools` entry may list alternatives as `"a.x|b.y"` (either counts). Unknown fields are ignored, so other
-suites can carry more. See `score.py` for when a task counts as solved.
-"""
+"""Task suites: Evoflux's own JSONL format, one task per line (and MCP-Bench's runner-format `.json`, read
+by `mcpbench.py`)."""
 
 from __future__ import annotations
 

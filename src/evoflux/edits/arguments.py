@@ -1,11 +1,5 @@
-"""Node-level repairs: re-resolve a tool name, fix arguments against the tool's JSON schema (rebinding
-a broken reference is `rebinding`).
-
-Each `EditFn` here finds every node it could repair (from the workflow, the catalog and the trace, so
-stale diagnostics do no harm), prefers a node the diagnostics blame at the stage it targets, and
-repairs that one node -- all of its problems of that kind at once. The argument repairs are also
-offered together as `fix_args`, in the order that loses the least: rename, coerce, snap, drop, add.
-"""
+"""Node-level repairs: re-resolve a tool name, fix arguments against the tool's JSON schema (rebinding a
+broken reference is `rebind`)."""
 
 from __future__ import annotations
 

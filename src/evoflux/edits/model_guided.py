@@ -1,17 +1,4 @@
-"""The model-guided edits: the exploitation step of the search.
-
-`model_guided(rewrite)` makes one model-guided local edit. The planner supplies
-`rewrite(node_context) -> dict | None`; the context (`node_context`) shows the task, the node, the
-diagnostics blamed on it, its tool's schema, tools that may fit better, the upstream outputs it may
-reference and who uses its output. The reply is one node (`{"id", "tool", "args"}`, the id defaults
-to the node's), `{"node": {...}}`, or `{"nodes": [...]}` for a neighbourhood: the node with the
-target's id (by default the last one) replaces it, nodes with other existing ids replace those,
-and new ones are inserted just before it. Every node is validated as a `Node`; a reply that does
-not validate is not applicable.
-
-`model_append(write_step)` adds one step when the workflow runs through but the coverage verdict names
-a part of the task nothing answers: the model writes that step, for that part, among a few tools.
-"""
+"""The model-guided edits: the exploitation step of the search."""
 
 from __future__ import annotations
 

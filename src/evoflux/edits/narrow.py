@@ -1,16 +1,4 @@
-"""`narrow_ref`: point a reference at the one field of an executed output that the consumer needs.
-
-It applies to a reference to a whole object or list, to a key the output lacks, and to a field that only
-echoes the producer's own argument (`n1.original_value` when n1 was called with that value).
-
-Small planners write `"3 * {{n1}}"` when `n1` returned `{"original_value": 100, "converted_value": 37.8,
-...}`, or `$n1.celsius` for a key the output does not have. Once the producer has run, its real output is
-known, and the consumer's context says what kind of value fits: a number where the parameter is numeric
-or the text is arithmetic, else text. `narrow_ref` rewrites one such reference to the best scalar field
-of the output, scored by type fit, by how well the field's name matches the parameter, the broken key
-and the task, by a small preference for result-like names (`value`, `result`, `total`, ...), and against
-fields that merely echo the producer's own arguments (`original_value: 100` for an input of 100).
-"""
+"""`narrow_ref`: point a reference at the one field of an executed output that the consumer needs."""
 
 from __future__ import annotations
 

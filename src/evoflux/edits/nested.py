@@ -1,15 +1,4 @@
-"""`fix_nested_args`: argument repairs inside objects nested in the arguments.
-
-The argument repairs of `repairs` work on a node's top-level arguments. Many tools take structured
-arguments -- a list of objects (`entities: [{"name", "entityType", "observations": [str]}]`), an
-object of options -- and small planners get those wrong the same ways: a misnamed key (`type` for
-`entityType`), a string where a list of strings is expected, a one-key object where a string is
-expected (`{"content": "..."}`). This edit walks each literal argument along its schema (object
-properties, array items; local `$ref`s resolved against the tool's schema; at most `MAX_DEPTH` levels)
-and applies, at every nested object: renaming misnamed keys (`rename_map`), dropping keys the object
-schema forbids, and coercing values (`matching.coerce`, plus unwrapping a one-key object whose value
-fits). References are left alone: their type is only known at run time.
-"""
+"""`fix_nested_args`: argument repairs inside objects nested in the arguments."""
 
 from __future__ import annotations
 

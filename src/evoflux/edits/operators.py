@@ -1,43 +1,4 @@
-"""Typed structured edit operators over the workflow graph, and the two ways the search applies them.
-
-An `Operator` is a named pure edit `(workflow, EditContext) -> Workflow | None`: None means "does
-not apply here" (nothing to repair, or the edit would change nothing). Operators never change their
-input. Rule-based operators (the name is what run stores and ablation logs record):
-
-- `resolve_tool` (resolve): unknown tool -> closest catalog tool (`get_time` -> `time.get_current_time`);
-- `rename_arg` (schema): misnamed argument -> the schema's name (`tz` -> `timezone`);
-- `coerce_arg` (schema): `"3"` -> 3, 3 -> `"3"`, `"true"` -> true, x -> [x];
-- `snap_enum` (schema): a value -> the nearest enum value;
-- `drop_unknown_arg` (schema): drop arguments the schema does not declare;
-- `add_required_arg` (schema): a missing required argument <- default, upstream key, task, enum;
-- `fix_args` (schema): all the argument repairs above, on one node;
-- `fix_nested_args` (schema): rename, drop and coerce inside objects nested in the arguments
-  (`[{"name": .., "type": ..}]` -> `[{"name": .., "entityType": ..}]`);
-- `rebind_ref` (dependency, execute, answer): a broken reference -> an existing node or executed key
-  (`n1.time` -> `n1.datetime`);
-- `narrow_ref` (execute, schema): a reference to a whole executed output, or to a key it lacks -> its best
-  scalar field (`"3 * {{n1}}"` -> `"3 * {{n1.converted_value}}"`);
-- `insert_producer` (schema, execute): add a node producing a required input that nobody provides;
-- `use_task_number` (answer): a number the task never gave -> the task's number no step uses;
-- `swap_direction`, `move_source`, `retool_endpoints` (answer): a source/target pair that goes the
-  other way round from the task, from a value to itself, or between values the task never mentions
-  -> swapped, a source the task mentions, the tool whose enums hold what the task mentions
-  (`endpoints`);
-- `delete_node` (execute, answer; weight 0.5): delete a blamed or unused node, clean up references to it;
-- `merge_duplicates` (answer): nodes that make the same call -> the first of them, references moved;
-- `swap_tool` (execute, schema): a failing tool -> a tool with a similar schema that accepts the
-  node's values, arguments mapped by name;
-- `break_cycle` (dependency): cut one reference of a cycle;
-- `reorder_nodes` (dependency): list nodes in dependency order.
-
-Edits target the nodes the diagnostics blame (`blamed_nodes`), but every operator also checks the data
-itself, so diagnostics that went stale after an earlier edit do no harm.
-
-Exploration: `mutate` applies several rule-based edits at once, each drawn at random among the
-applicable ones with probability proportional to the operator's `weight`, times `ON_TARGET_WEIGHT`
-for those that target the earliest failing stage.
-Exploitation makes one model-guided edit instead (`model_edits`).
-"""
+"""Typed structured edit operators over the workflow graph, and the two ways the search applies them."""
 
 from __future__ import annotations
 

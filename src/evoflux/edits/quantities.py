@@ -1,13 +1,5 @@
-"""Structured edits for lost intent: a step uses a number the task never gave while a number the task
-does give is used by no step. Small planners do this often (`0.5` where the task says 90%, an example's
-`25` copied from a prompt); the fix is to put the task's number in its place (`use_task_number`). Or a
-chain's later step starts over from an invented number (`convert 1000 mL to fl oz` after the sum came
-to 768.9) where it should take the earlier step's result (`chain_invented_number`). Or a step copies
-an earlier step's result as a literal (`74.84 / 1.778**2`), which computes the right thing but hides the
-dependency; the literal becomes a reference to the output it copies (`link_copied_output`).
-
-The edit is generic: it reads only the task text and the arguments, never a tool's name or meaning.
-"""
+"""Structured edits for lost intent: a step uses a number the task never gave while a number the task does
+give is used by no step."""
 
 from __future__ import annotations
 

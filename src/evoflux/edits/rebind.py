@@ -1,12 +1,4 @@
-"""`rebind_ref`: point a broken reference at an output that exists.
-
-A reference is broken when it names a node that is not in the workflow, or a key its producer does not
-return: in the executed output when the producer has run, else in its tool's output schema. The edit
-rebinds every broken reference of one node (or of the answer template, whose `uses` are mapped to the
-closest node ids) to the best upstream output path, by key and id similarity; a path whose value only
-repeats the producer's own argument ranks a little lower, and a node's descendants are never
-candidates (that would make a cycle).
-"""
+"""`rebind_ref`: point a broken reference at an output that exists."""
 
 from __future__ import annotations
 

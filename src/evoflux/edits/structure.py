@@ -1,8 +1,5 @@
 """Graph-level edits: insert a producer node, delete a node, merge nodes that make the same call, swap a
-tool for a similar one, break a cycle, put nodes in dependency order.
-
-Like the repairs, each is an `EditFn` that returns a new workflow or None and never changes its input.
-"""
+tool for a similar one, break a cycle, put nodes in dependency order."""
 
 from __future__ import annotations
 

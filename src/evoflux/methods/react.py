@@ -1,27 +1,4 @@
-"""ReAct: step-by-step tool calling with observations, the strongest baseline the search is compared with.
-
-At each step the model sees the task, the visible tools and the history of its earlier steps (the call,
-then the output truncated to `OBSERVATION_CHARS`, or the error) and replies with ONE JSON object, decoded
-under `planners.prompting.react_schema`: a call `{"tool", "args"}` or `{"final_answer"}`. A call is checked
-against the tool's input schema before it is sent; a rejected call, like a failed one, becomes the
-observation of that step rather than an error of the run. A reply that does not parse (or was cut at
-max_tokens) is asked again, up to `PARSE_RETRIES` times at a higher temperature, each a model call.
-
-The result has the shape of the other methods': the calls actually sent form the workflow (`n1`, `n2`,
-... in call order, arguments as sent, each ok or error), and the answer is rewritten by the planner from
-the evidence of the successful calls (`write_answer`), so it is grounded. The run is feasible when the
-model gave a final answer, at least one call succeeded, and every failed call was repaired: a later call
-of the same tool succeeded. A repaired failure stays in the workflow (status error, so the execution
-success rate counts it) but, like a failed candidate of self-repair or the search, does not make the
-run infeasible; it is counted in `search["repaired"]`. A final answer without evidence is reported as
-given, with an `answer` diagnostic. Rejected calls are not part of the workflow; they are counted in
-`search["rejected"]`.
-
-Budget: the same as the other methods'. Every model call (a step, a retry, the answer) counts against
-`lm_calls`, one call is kept for the answer, and no step starts once another limit (wall clock, tokens,
-tool calls) is reached (`stopped_because: "budget"`; `budget.Spend` checks). Steps are also capped at
-`MAX_STEPS_CAP`: past twelve steps a small model rarely recovers and the history crowds its context.
-"""
+"""ReAct: step-by-step tool calling with observations, the strongest baseline the search is compared with."""
 
 from __future__ import annotations
 

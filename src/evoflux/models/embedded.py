@@ -1,13 +1,4 @@
-"""`EmbeddedModel`: a GGUF model run in-process by llama.cpp through xllamacpp.
-
-llama.cpp's server engine does the work: the model's own chat template, JSON-Schema constrained decoding
-(LLGuidance), seeded sampling, and prompt (KV) caching. With one slot and `cache_prompt` on, a call that
-starts with the same messages as the previous call (the system prompt and the catalog) only evaluates
-the new suffix.
-
-xllamacpp also starts an HTTP listener on 127.0.0.1 for every model it loads; it is locked with a random
-API key here, as this class calls the engine directly.
-"""
+"""`EmbeddedModel`: a GGUF model run in-process by llama.cpp through xllamacpp."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""The backend-neutral language-model layer: messages in, one completion out.
-
-A `LanguageModel` is synchronous (async callers wrap it in `anyio.to_thread.run_sync`) and never raises
-for a truncated answer: `finish_reason == "length"` is reported in the `Completion` and callers treat it
-as a parse failure.
-"""
+"""The backend-neutral language-model layer: messages in, one completion out."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""`OpenAIModel`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp's server, OpenAI).
-
-A schema is sent as `response_format: json_schema`. A server that rejects that gets `json_object`, then no
-format at all (the prompt still asks for JSON); the step down is remembered for the model's later calls.
-"""
+"""`OpenAIModel`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp's server, OpenAI)."""
 
 from __future__ import annotations
 

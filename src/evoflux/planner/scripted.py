@@ -1,10 +1,4 @@
-"""`ScriptedPlanner`: a test double for the search logic. It is not a planner anyone should deploy.
-
-It answers from scripts instead of a language model, so tests of the search, the methods and the benchmark
-can say exactly what the "model" proposes and check what the search does with it. Every call is counted
-in `usage` like a real model call (one call, a token per character of the reply, roughly), so budgets
-behave as they would.
-"""
+"""`ScriptedPlanner`: a test double for the search logic. It is not a planner anyone should deploy."""
 
 from __future__ import annotations
 

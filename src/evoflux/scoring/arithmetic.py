@@ -1,17 +1,4 @@
-"""Chain intent: the task asks for a computation on earlier results, and no step takes any.
-
-"Convert the backup size to gigabytes, then work out how many DVDs are needed" asks for a step that
-takes the conversion's output. Small planners often stop at the independent first steps -- every call
-runs, and a lenient judge may accept the converted numbers. The check is read from the task's words
-only: a clause after `then` that asks for arithmetic (`compute`, `work out`, `multiply`, `divide`,
-`add up`, `total`, `average`, `round`, `per`, a percentage, ...) when no step of the workflow references
-another step's output. That clause is the part of the task nothing answers yet: it goes back to the
-search as a missing part (so the model-guided step insertion writes a step for it), and the fitness
-discounts the coverage of such a flat workflow (`fitness.effective_coverage`).
-
-A sequential task without arithmetic ("write the file, then read it back") is not a chain in this
-sense: reading back needs the path, not the write's output.
-"""
+"""Chain intent: the task asks for a computation on earlier results, and no step takes any."""
 
 from __future__ import annotations
 

@@ -1,24 +1,4 @@
-"""Endpoint intent: a step whose source and target go the wrong way round, nowhere, or somewhere else.
-
-Small planners often fill a `from`/`to` pair of arguments from their prior instead of the request:
-asked to turn Fahrenheit into Celsius, they convert Celsius into Fahrenheit; they give both ends the
-same value (kilopascal to kilopascal), a call that runs and computes nothing; or they pick the wrong
-tool of a family and fill it with its own values (a temperature conversion for a distance). Each call
-runs and a lenient judge may accept it. The checks read only the task text and the argument names and
-values -- never a tool's name or meaning. A pair of literal string arguments whose names mark a source
-(`from`, `source`, `src`, `origin`, `base`) and a target (`to`, `target`, `dest`, `destination`) is
-
-- **reversed** when the task says `<target value> to|into|in|as <source value>` and never the source
-  value that way round to the target value (a task that says both, or neither, is left alone: the
-  check is meant to be sure);
-- **stationary** when both ends hold the same value, one without digits (a unit, a currency, a zone;
-  a one-day date range `from 2025-03-01 to 2025-03-01` is a fair request and is left alone);
-- **unrelated** when the task mentions neither end: not as written (a plural allowed; a path-like
-  value by its last segment, `London` for `Europe/London`), nor by a short word of the task that
-  abbreviates it (`km`, `F`, `mph`).
-
-`misdirected` feeds the fitness discount and the feedback (`intent`); `edits.direction` repairs them.
-"""
+"""Endpoint intent: a step whose source and target go the wrong way round, nowhere, or somewhere else."""
 
 from __future__ import annotations
 

@@ -1,37 +1,4 @@
-"""Fitness: how good a candidate workflow is, as one totally ordered value. Pure: no I/O, no model.
-
-`compute_fitness(workflow, trace, coverage, task, seed_size=...)` reads the components below, and
-`Fitness.key()` orders them lexicographically, best last (so `max` picks the best):
-
-1. `reached` -- how far the workflow got: the earliest failing stage of the trace's diagnostics
-   (parse 0 < resolve 1 < schema 2 < dependency 3 < execute 4 < answer 5), or `ANSWERED` (6) when
-   nothing failed, every node executed and an answer was written.
-2. `executed` -- the share of the workflow's nodes that executed (always 1 once answered).
-3. `coverage` -- the task-fulfilment judgement `Coverage.score` (0 when not judged), so a workflow
-   that runs but answers nothing of the request ranks below one that answers all of it. The model's
-   judgement is checked (`verified_coverage`: a part counts only when the value the judge quotes for it
-   occurs in the evidence) and discounted for lost intent (`effective_coverage`): by half the share of
-   the task's quantities no argument uses, of steps inventing quantities, and of steps that go the
-   other way round from the task, from a value to itself, or between values the task never mentions;
-   and by half when the task asks for arithmetic on earlier results and no step takes any (`chains`).
-4. `grounding` -- the share of the answer's numbers and salient words (four letters or more, not
-   stop words, not already in the task) that appear in the executed outputs.
-5. `penalty`, lower is better -- small costs for lost intent and size:
-   0.4 x share of the task's quantities that no argument uses
-   + 0.3 x share of nodes whose output no later node and no part of the answer uses
-   + 0.2 x share of the parent's or seed plan's steps dropped (`seed_size`)
-   + 0.1 x min(1, nodes / 20).
-
-Each component is quantized (shares to 0.01, the penalty to 0.001) before it enters the key, so the
-order and the scalar `value` agree exactly: `value` in [0, 1] is a mixed-radix reading of the key,
-strictly monotone with it. Every stage owns a band of width 1/7; inside the ANSWERED band, where
-`executed` is always 1, coverage spans the whole band, so the relative improvements the adaptive
-intensity feeds on stay visible late in the search.
-
-The coverage judgement travels back to the planner as feedback: `Coverage.feedback()` renders each
-missing part of the request as an ANSWER-stage `Diagnostic` with a hint. Keep it out of the trace's
-diagnostics when computing fitness: those say how far the workflow got, coverage says how well.
-"""
+"""Fitness: how good a candidate workflow is, as one totally ordered value. Pure: no I/O, no model."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""Intent checks: does a workflow use the numbers the task gives, and only those?
-
-Pure functions over the task text and the arguments. A task number no argument uses is a part of the
-task nothing does yet; a number the task never gives (0 and 1 aside; a percentage may appear as a
-fraction) is a step computing something nobody asked for -- or an example the planner copied. A step
-whose source/target arguments go the other way round from the task's words, from a value to itself,
-or between values the task never mentions (`endpoints`) answers a different question or none. The
-fitness discounts all three (`fitness.effective_coverage`), they travel back as feedback
-(`intent_feedback`), and `quantities.use_task_number` and the edits of `endpoints` repair the
-commonest cases.
-"""
+"""Intent checks: does a workflow use the numbers the task gives, and only those?"""
 
 from __future__ import annotations
 

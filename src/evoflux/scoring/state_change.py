@@ -1,19 +1,5 @@
 """State-change intent: the task asks to write, save, store, record or create something, and no step
-changes anything.
-
-Small planners answer "Remember that Ada Lovelace is a person ..." with searches of an empty memory, and
-"Save the note in order.txt, then compute the total" with the computation alone: every call runs, the
-answer may even be right, and a lenient judge accepts it, which stops the search with the saving undone.
-The servers say which tools change state (`readOnlyHint: false`, read into `ToolSpec.read_only`), so the
-check needs no tool names: when the task's words ask for a change and the catalog has a tool that
-makes one, a workflow none of whose steps makes one has left that part of the task undone. A tool whose
-server does not say counts as making a change when its own name is a change verb (`save_note`,
-`createIssue`), else as a read (`calculate`; also `add`, which is as often arithmetic as a new item).
-
-The clause with the verb goes back to the search as a missing part (so the next edit, or the model-guided
-step insertion, adds the step), and the judged coverage is halved (`search`'s judging step), so such a
-workflow is never taken as solved.
-"""
+changes anything."""
 
 from __future__ import annotations
 

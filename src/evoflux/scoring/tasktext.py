@@ -1,8 +1,5 @@
-"""Reading the task text: the numbers it gives, where it mentions a value, and which of its
-quantities and words could fill an argument (`task_value`).
-
-Pure functions of strings and JSON schemas; nothing here knows about workflows.
-"""
+"""Reading the task text: the numbers it gives, where it mentions a value, and which of its quantities and
+words could fill an argument (`task_value`)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Search budgets: how much a search may spend, and which limit stopped it.
-
-Every limit is checked between candidate evaluations, so a search overshoots a limit by at most one
-evaluation (one plan or edit, its tool calls, and one judgement). `--budget` on the command line reads
-`key=value` pairs separated by commas, e.g. `generations=4,population=6,lm_calls=30`.
-"""
+"""Search budgets: how much a search may spend, and which limit stopped it."""
 
 from __future__ import annotations
 

@@ -1,28 +1,4 @@
-"""Adaptive intensity: how hard the search explores, set by how fast the best fitness still grows.
-
-After each generation the best fitness value `f_t` (a `Fitness.value` in [0, 1]) gives a relative
-improvement `delta = max(0, f_t - f_{t-1}) / max(f_{t-1}, eps)`, and the growth signal follows
-
-    G <- rho * G + (1 - rho) * delta^2          (G starts at 0)
-
-The intensity is
-
-    I = I_min + (I_max - I_min) / (1 + sqrt(G + eps))
-
-with rho = 0.9, I_min = 0.1, I_max = 0.7 and eps = 1e-8 by default.
-
-What I means: **the probability of exploring** in the next step. With probability I the search
-explores -- a uniformly random parent gets several rule-based edits at once (`operators.mutate`);
-otherwise it exploits -- the tournament winner among the best gets one model-guided edit. So while
-the best fitness climbs, G is large, I falls toward I_min and the search refines what works; when
-progress stalls, G decays toward 0, I rises toward I_max and the search explores harder.
-
-A persistent stall (G below `stall_threshold`) also triggers meta-guided redesign (a fresh plan from
-the model): `stalled()` says when, at most once per `cooldown` generations, and never before
-`warmup` generations (the first generation has no improvement to measure yet).
-
-`fixed` pins I to a constant (the `--fixed-intensity X` ablation); G and stalls are still tracked.
-"""
+"""Adaptive intensity: how hard the search explores, set by how fast the best fitness still grows."""
 
 from __future__ import annotations
 

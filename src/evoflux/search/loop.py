@@ -1,24 +1,4 @@
-"""`evolve`: inference-time evolutionary search over executable tool workflows.
-
-The loop (`evolve`) is meant to be read on one screen; the paper's five mechanisms appear in it by name:
-
-1. **structured edits** -- `operators.mutate` (several rule-based edits: exploration) or one model-guided
-   local edit (`model_edits.model_guided`, or `model_append` for a part no step provides: exploitation),
-   aimed at the nodes the diagnostics blame;
-2. **execution feedback** -- every candidate is validated and, when valid, executed against the live
-   servers (`evaluate`); its diagnostics, outputs and the coverage verdict feed fitness and the next edit.
-   Identical calls are served from the run's `CallCache`. Off (`feedback=False`): candidates are only
-   checked statically and the best one is executed at the end;
-3. **adaptive intensity** -- `Intensity` turns measured progress into the probability of exploring;
-4. **meta-guided redesign** -- when progress stalls, the planner gets a summary of what failed across the
-   population (`failure_summary`) and writes a fundamentally different workflow;
-5. **diversity pruning** -- `Population.prune` keeps distinct designs next to the best ones.
-
-Feasible is not solved: a candidate that runs through is judged by the planner model (or an external
-judge) on whether its executed evidence answers each part of the task; that coverage is part of the
-fitness, and what is missing goes back to the next edit as feedback. The search is anytime: whatever
-stops it (a budget, or a solved task), it returns the best candidate so far and says why it stopped.
-"""
+"""`evolve`: inference-time evolutionary search over executable tool workflows."""
 
 from __future__ import annotations
 

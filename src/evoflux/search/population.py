@@ -1,29 +1,4 @@
-"""The population of candidate workflows: selection, de-duplication and diversity pruning.
-
-**Structure, not bytes.** Two workflows are the same design when they call the same tools wired the
-same way, whatever their node ids, node order or literal arguments. `signature` hashes each node as its
-tool plus the signatures of the nodes it references (with the argument each reference fills) --
-a Merkle hash over the dependency DAG -- and the workflow as the sorted multiset of node signatures
-plus those the answer uses. De-duplication keeps the fittest candidate per signature, so a literal fix
-replaces its parent instead of crowding the population. (Evaluation caches should key on
-`Workflow.digest()` instead: literals change results.)
-
-**Distance** between two designs, in [0, 1], is the mean of three parts: 1 - Jaccard of the tool
-multisets, 1 - Jaccard of the (producer tool, consumer tool) edge multisets, and the normalized edit
-distance of the tool sequences in dependency order.
-
-**Pruning rule.** To bring the population down to `cap`: drop structural duplicates; keep the
-`elites` fittest; then repeatedly keep the candidate maximising
-`(1 - diversity) * rank + diversity * distance`, where `rank` is its fitness percentile among the
-candidates (1 = fittest, 0 = least fit) and `distance` its distance to the nearest candidate kept so
-far (ties: the fitter). With the default `diversity` of 0.6, a design at distance 1 from everything
-kept beats any near-copy (distance <= 0.3) whatever their ranks, so a distinct but worse design
-survives next to variants of the best one. `no_diversity=True` (the ablation) keeps the `cap` fittest.
-
-**Selection.** Exploitation: a tournament among the best -- `tournament_size` contestants drawn from
-the fitter half, the fittest wins. Exploration: a uniformly random member. Both draw from the
-`random.Random` they are given; ties everywhere break by fitness, then by insertion order.
-"""
+"""The population of candidate workflows: selection, de-duplication and diversity pruning."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Meta-guided redesign's input: what failed across a population, compactly.
-
-The summary names the stages candidates failed at, the tools that failed, the commonest error messages,
-the parts of the task left unanswered and what the best candidate does; the planner is asked for a
-fundamentally different workflow from it (`search._Search.redesign`).
-"""
+"""Meta-guided redesign's input: what failed across a population, compactly."""
 
 from __future__ import annotations
 

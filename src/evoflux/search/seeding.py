@@ -1,14 +1,4 @@
-"""The stepwise seed: a workflow built one step at a time from the planner's decomposition of the task.
-
-A compact planner asked for a whole graph at once tends to drop the steps it finds hard (the arithmetic
-after a conversion) or to do them with the wrong tool. Asked instead to split the task into one-action
-steps in words, it usually gets the steps right; asked then for one node per step, with that step's
-purpose fixed, a few tools that fit it, and the real outputs of the steps before it (values and field
-names), it writes the node far more often correctly than inside a whole plan. Each new node is executed
-at once (through the run's call cache), so the next step sees what it returned; a node that fails gets
-a few rule-based repairs before the next step is written. The result joins the population like any
-other seed and is evolved from there.
-"""
+"""The stepwise seed: a workflow built one step at a time from the planner's decomposition of the task."""
 
 from __future__ import annotations
 

@@ -1,37 +1,4 @@
-"""Live tool catalogs: one long-lived MCP session per configured server, tools named `server.tool`.
-
-```python
-async with open_catalog(load_servers()) as catalog:
-    print(sorted(catalog.tools))
-    result = await catalog.call_tool("time.get_current_time", {"timezone": "UTC"}, timeout=10)
-```
-
-`call_tool` never raises for a failed call: the `ToolResult.error_kind` says what failed.
-
-Processes. Each stdio server runs in its own process session (see `evoflux.servers.stdio`); when its connection
-ends, its stdin is closed, then its process group is terminated and killed, and so is every process that
-left the group but carries the connection's marker; on exit any process still carrying this catalog's
-`EVOFLUX_CATALOG_ID` is killed as a last resort.
-
-Restarts. A stdio server whose connection ends during the run (it exited or closed its stdout) is
-restarted once (`max_restarts`): a new process, a new session, its tools listed again. A call in flight
-fails with a `transport` error; calls made while it restarts wait for it (within their timeout);
-`restarts[server]` counts the restarts. Losing it again makes it unavailable for the rest of the run: its
-tools stay listed with `unusable` saying why, calls fail with a `transport` error, and `failed` has the
-reason. HTTP servers are not restarted (Evoflux does not run them).
-
-Bounds. Each server answers at most `max_concurrent_per_server` calls at once; the others wait their turn
-within their timeout. A message from a server may be at most `max_message_bytes` (a longer one fails the
-call it answers); a result's text is cut to `max_result_bytes` with `TRUNCATION_MARKER`; once the run has
-received `max_run_bytes` of results, further calls are refused with a `policy` error. A reply that cannot
-be read (bad JSON, bad UTF-8, nested deeper than the JSON parser allows) is a `protocol` error.
-
-Pinned definitions. Each tool's definition (description, input schema, output schema) is pinned by a hash
-when the tool is first listed. If a later listing (after `tools/list_changed`, `refresh`, or a restart)
-shows a different definition, the tool is quarantined: it stays in `tools` with `unusable` set to
-`QUARANTINED`, and calls to it are refused with a `policy` error, until `accept(name)` pins the new
-definition. New tools are added as usual; a tool that leaves and comes back is held to its first pin.
-"""
+"""Live tool catalogs: one long-lived MCP session per configured server, tools named `server.tool`."""
 
 from __future__ import annotations
 

@@ -1,28 +1,4 @@
-"""The servers config: which MCP servers a run talks to, in the standard `mcpServers` client format.
-
-```json
-{"mcpServers": {
-  "time": {"command": "uvx", "args": ["--offline", "--from", "mcp-server-time==2026.10.19",
-                                      "mcp-server-time"]},
-  "remote": {"url": "http://127.0.0.1:8000/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}
-}}
-```
-
-An HTTP server whose `url` goes to a private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local
-(169.254/16, fe80::/10) address is refused when the catalog connects, unless its entry says
-`"allowPrivateNetwork": true`; loopback addresses are always allowed (see `evoflux.servers.httpguard`).
-
-Strings in `command`, `args`, `env`, `cwd`, `url` and `headers` may use `${VAR}` and `${VAR:-default}`, read
-from the environment. A run's workspace W (the `workspace` argument, else `$EVOFLUX_WORKSPACE`, else
-`evoflux_home()/workspace`) defines three more, each created when a config uses it:
-
-- `EVOFLUX_WORKSPACE` = W;
-- `EVOFLUX_FILES` = W/files, the only directory a file-touching server should be given;
-- `EVOFLUX_STATE` = W/state, where servers keep their own state (e.g. the memory server's graph), out of
-  the file server's reach.
-
-A benchmark passes a fresh W per task; the CLI's default W persists between runs.
-"""
+"""The servers config: which MCP servers a run talks to, in the standard `mcpServers` client format."""
 
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
 """Guards for Streamable HTTP servers: no private or link-local addresses unless the config allows them,
-and a bound on the size of each response body.
-
-`check_address` runs before any connection is made: a URL whose host is (or resolves to) an address in
-10/8, 172.16/12, 192.168/16, fc00::/7 (private) or 169.254/16, fe80::/10 (link-local) is refused unless
-the server entry says `"allowPrivateNetwork": true`. Loopback stays allowed: local servers are normal.
-The name is resolved again when httpx connects, so a DNS server that answers differently the second time
-is not caught (no DNS pinning).
-
-`http_client` caps every plain (JSON) response body at `max_bytes`; SSE streams are capped per event by
-the SDK (`max_sse_event_size`), since the long-lived GET stream may carry any number of events.
-"""
+and a bound on the size of each response body."""
 
 from __future__ import annotations
 

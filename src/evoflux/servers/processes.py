@@ -1,11 +1,5 @@
 """MCP server processes: finding their commands, their environment, their stderr, cleaning up after them,
-and the one-time warm-up (`evoflux setup`) that caches pinned `uvx`/`npx` packages for offline runs.
-
-Warm-up, per server: if the configured (offline) command already starts and lists its tools, it is ready.
-Otherwise the same command without `--offline` is started once, with network access, and held until it
-answers `initialize` and `tools/list`, which proves the package is installed in uv's or npm's cache; then
-the offline command is checked again.
-"""
+and the one-time warm-up (`evoflux setup`) that caches pinned `uvx`/`npx` packages for offline runs."""
 
 from __future__ import annotations
 

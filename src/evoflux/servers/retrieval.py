@@ -1,11 +1,4 @@
-"""Tool retrieval: the top-k tools of a large catalog that a small model's context can hold.
-
-Okapi BM25 over each tool's name, server, description and parameters (names and descriptions), plus a
-share of the best score among the tool's server siblings. Text is split at camelCase,
-snake_case and kebab-case boundaries, lowercased, stripped of stop words and lightly stemmed; a task word
-missing from the catalog's vocabulary is matched to its closest catalog word (rapidfuzz), at a discount.
-Everything is deterministic: ties go to the tool name.
-"""
+"""Tool retrieval: the top-k tools of a large catalog that a small model's context can hold."""
 
 from __future__ import annotations
 

@@ -1,13 +1,4 @@
-"""JSON Schemas from untrusted servers, handled with bounds.
-
-- Validation is Draft 2020-12 through a `referencing` registry with no retriever: a `$ref` to anything
-  outside the schema itself is unresolvable, never fetched.
-- `pattern` and `patternProperties` are matched with the `regex` engine under a time limit, so a
-  catastrophic pattern (`(a+)+$`) costs at most `REGEX_TIMEOUT_S` per match and is reported, not hung on.
-- `schema_problem` says why a tool's schema is unusable (invalid, nested deeper than `MAX_SCHEMA_DEPTH`,
-  bigger than `MAX_SCHEMA_BYTES`, or with a pattern that does not compile); the catalog marks such tools
-  unusable with that reason.
-"""
+"""JSON Schemas from untrusted servers, handled with bounds."""
 
 from __future__ import annotations
 

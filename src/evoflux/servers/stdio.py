@@ -1,19 +1,4 @@
-"""Stdio servers' processes: our stdio transport, and finding and killing what a server left behind.
-
-The transport is the SDK's process handling (its own process session; on exit close stdin, wait, then
-SIGTERM and SIGKILL the process group) with our own reader of the server's stdout, because the SDK's keeps
-a line of any length in memory and fails the whole connection on invalid UTF-8. Ours reads bytes:
-
-- a message longer than `max_message_bytes` is dropped (the rest of its line is skipped as it arrives),
-  so memory stays bounded whatever the server writes;
-- a line that is not a JSON-RPC message (bad JSON, bad UTF-8, nested too deep, the wrong shape) becomes
-  an error *reply* when its top-level "id" can be read, so the request it answers fails at once instead
-  of waiting for its timeout; a line that names no request reaches the session as an exception (logged,
-  and counted by the catalog).
-
-On exit, after the SDK's shutdown, whatever is left in the process group is SIGKILLed, and so is every
-process that carries this connection's `EVOFLUX_SERVER_ID` (children that left the group).
-"""
+"""Stdio servers' processes: our stdio transport, and finding and killing what a server left behind."""
 
 from __future__ import annotations
 

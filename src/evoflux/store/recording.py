@@ -1,8 +1,4 @@
-"""Recording a run into the run store while it happens: an observer that writes every candidate.
-
-The secrets a store must never hold are the values the user put in the servers config (`env` values and
-HTTP `headers`), plus anything in the environment whose name says it is a secret.
-"""
+"""Recording a run into the run store while it happens: an observer that writes every candidate."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""Keeping secrets out of what Evoflux writes: the run store, its exports, logs and printed results.
-
-The secrets are the values the user put in the servers config (`env` values and HTTP `headers`), the
-values of environment variables whose names say they are secret, and anything shaped like an API key,
-a bearer token or a GitHub token. `redact` replaces them with `[redacted]`; `RedactingFilter` does the
-same to every log record made in the process once `install_log_redaction` ran.
-"""
+"""Keeping secrets out of what Evoflux writes: the run store, its exports, logs and printed results."""
 
 from __future__ import annotations
 

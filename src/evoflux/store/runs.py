@@ -1,27 +1,4 @@
-"""A SQLite record of searches: runs, every candidate evaluated, every edit, and training exports.
-
-One database file (stdlib `sqlite3`, WAL journal, `synchronous=NORMAL`, foreign keys on; the schema
-version lives in `PRAGMA user_version`). Every write is one statement in autocommit mode, so it is its
-own transaction, committed at once: killing the process loses at most the row being written. JSON
-columns hold compact JSON text; timestamps are ISO 8601 UTC.
-
-Tables:
-
-* ``runs`` -- one per search: ``id``, ``task``, ``method``, ``planner``, ``seed``, ``settings`` (JSON),
-  ``prompt`` (JSON: the planner's chat messages for the task), ``started_at``; filled by `finish_run`:
-  ``finished_at``, ``feasible``, ``result`` (`RunResult.to_json()`), ``stopped_because``, ``lm_calls``,
-  ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``, ``tool_calls``, ``wall_s``.
-* ``candidates`` -- one per candidate evaluated, unique per (``run_id``, ``id``): ``seq`` (insertion
-  order), ``workflow`` (JSON, with the planner's step notes), ``fitness`` (JSON), ``fitness_value``,
-  ``generation``, ``origin``, ``parent``, ``edits`` (JSON), ``summary``, ``diagnostics`` (JSON),
-  ``stage`` (earliest failing stage, NULL when none), ``coverage`` (JSON or NULL), ``feasible``,
-  ``tool_calls``, ``outputs`` (JSON text cut to 16 KiB; ``outputs_truncated`` says when), ``created_at``.
-* ``edits`` -- one per edit made: ``run_id``, ``generation``, ``parent``, ``child``, ``operators``
-  (JSON), ``mode`` (seed, explore, exploit, redesign), ``created_at``.
-
-Secrets never reach the file: every text and every string inside JSON goes through `redact` first,
-with the secrets given to the store plus patterns for API keys, bearer tokens and GitHub tokens.
-"""
+"""A SQLite record of searches: runs, every candidate evaluated, every edit, and training exports."""
 
 from __future__ import annotations
 

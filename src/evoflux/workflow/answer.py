@@ -1,12 +1,4 @@
-"""The final answer, written only from executed evidence.
-
-The workflow's answer step names the nodes whose outputs answer the task (`uses`; the graph's sinks when
-it names none) and may carry a template with `{{n1.path}}` placeholders. The template is filled from
-executed outputs; a writer (the planner model) may then phrase the answer from that evidence. Without a
-writer, the filled template -- or a plain rendering of the evidence -- is the answer. A written answer
-(or a filled template) that states a number no tool returned and the task does not give (arithmetic the
-workflow did not do, or a guess) is dropped for the next of: filled template, evidence.
-"""
+"""The final answer, written only from executed evidence."""
 
 from __future__ import annotations
 

@@ -1,17 +1,4 @@
-"""Run a validated workflow over a live catalog: topological waves, parallel nodes, bounded in time.
-
-Each wave's nodes run concurrently, except that the nodes of a server whose state one of them changes
-(a tool the server marks `readOnlyHint: false`) run one after another in workflow order. A node's
-references are substituted from executed outputs, its arguments are checked against the schema again
-with the real values, and only then is the call sent. Failures become `execute` diagnostics on the
-node; nodes downstream of a failure are skipped. Results are cached per run by (tool, canonical
-arguments, the state-changing calls the workflow made on that server before it), so re-running a
-mutated workflow pays only for what changed, and replays what it did not: a read after a write is
-another call than the same read before it, and a workflow that repeats another's writes sees the
-results those writes had (`create_entities` does not answer "nothing new" the second time). A search
-shares one server between its candidates, so a call the cache cannot serve sees the state the
-candidates before left; tools the server does not annotate count as reads.
-"""
+"""Run a validated workflow over a live catalog: topological waves, parallel nodes, bounded in time."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Read a workflow out of what a small model wrote, forgivingly, reporting what could not be read.
-
-Small models wrap JSON in prose or code fences, call `nodes` `steps`, `args` `arguments`, forget ids or
-write the answer step as a plain string. These are normalised; anything else is a `parse` diagnostic.
-"""
+"""Read a workflow out of what a small model wrote, forgivingly, reporting what could not be read."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Static checks before anything is sent: resolve, schema, dependency. Pure functions of data.
-
-Every failure is a `Diagnostic` whose message says what is wrong and whose hint says what would fix it.
-Schemas are checked with JSON Schema Draft 2020-12 under the bounds of `schemas.py`: a `$ref` to anything
-outside the tool's own schema is reported, never fetched, and patterns are matched under a time limit.
-"""
+"""Static checks before anything is sent: resolve, schema, dependency. Pure functions of data."""
 
 from __future__ import annotations
 

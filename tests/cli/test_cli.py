@@ -15,7 +15,7 @@ from evoflux.models.registry import MODELS, cache_dir
 from evoflux.servers.config import load_servers
 
 EVOFLUX = [sys.executable, "-m", "evoflux"]
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 LITE = cache_dir() / "models" / MODELS["lite"].filename
 needs_lite = pytest.mark.skipif(not LITE.is_file(), reason="the lite model is not installed: run setup")
 

@@ -22,7 +22,7 @@ from evoflux.workflow.execute import CallCache, Event, ExecutionSettings, execut
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import NodeRun, Trace
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from evoflux.servers.stdio import marked_processes
 from evoflux.servers.toollist import TRUNCATION_MARKER
 from helpers import TOY_TOOLS, alive, servers, toy, wait_until_dead
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 
 
 @pytest.fixture

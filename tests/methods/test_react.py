@@ -25,7 +25,7 @@ from evoflux.servers.catalog import Catalog, open_catalog
 from evoflux.servers.config import parse_servers
 from evoflux.workflow.execute import ExecutionSettings
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 TASK = "Add 2 and 3, then echo the sum."
 ADD = {"tool": "toy.add", "args": {"a": 2, "b": 3}}
 ECHO = {"tool": "toy.echo", "args": {"text": "5"}}

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench_report.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_report.py"
 
 
 def row(task: str, method: str, seed: int, feasible: bool, solved: bool, wall_s: float) -> dict[str, Any]:

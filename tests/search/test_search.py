@@ -22,7 +22,7 @@ from evoflux.search.redesign import failure_summary
 from evoflux.servers.catalog import Catalog, open_catalog
 from evoflux.servers.config import parse_servers
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 TASK = "Add 2 and 3, then echo the sum."
 
 

@@ -27,7 +27,7 @@ from evoflux.servers.toollist import QUARANTINED, TRUNCATION_MARKER
 from evoflux.servers.tools import ToolResult
 from helpers import servers, toy, wait_until_dead
 
-SERVERS = Path(__file__).parent / "fixtures"
+SERVERS = Path(__file__).parents[1] / "fixtures"
 MIB = 1024 * 1024
 
 

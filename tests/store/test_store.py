@@ -23,7 +23,7 @@ from evoflux.store.runs import MAX_OUTPUTS_BYTES, SCHEMA_VERSION, RunStore, plan
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.graph import Answer, Node, Workflow
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 PROMPT = [{"role": "system", "content": "You plan workflows."}, {"role": "user", "content": "Task?"}]
 SECRET = "hunter2-very-secret"
 SK_KEY = "sk-proj-abcdefghijklmnop0123456789"

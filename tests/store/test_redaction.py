@@ -13,7 +13,7 @@ import pytest
 
 from evoflux.store.redaction import REDACTED, config_secrets, install_log_redaction, redact
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 SECRET = "s3cr3t-value-1234567890"
 
 

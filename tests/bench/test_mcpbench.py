@@ -23,7 +23,7 @@ FILES = {
     "two": DATA / "mcpbench_tasks_multi_2server_runner_format.json",
     "three": DATA / "mcpbench_tasks_multi_3server_runner_format.json",
 }
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 
 shared = pytest.mark.skipif(not all(p.is_file() for p in FILES.values()), reason="no MCP-Bench data here")
 

@@ -17,7 +17,7 @@ from evoflux.bench.runner import BenchSettings, completed
 from evoflux.bench.tasks import BenchTask
 from evoflux.errors import EvofluxError
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 GOOD = {
     "nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}],
     "answer": {"uses": ["n1"], "template": "The sum is {{n1.sum}}."},

@@ -22,7 +22,7 @@ from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.scoring.fitness import Coverage
 from evoflux.servers.tools import ToolSpec
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ async def test_seed_zero_plans_greedily_and_other_seeds_sample(tmp_path: Path) -
 
 
 def test_the_shipped_suites_are_well_formed_and_disjoint() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     servers = json.loads((root / "src" / "evoflux" / "data" / "servers.json").read_text())["mcpServers"]
     dev = load_tasks([root / "benchmarks" / "dev.jsonl"])
     heldout = load_tasks([root / "benchmarks" / "heldout.jsonl"])
