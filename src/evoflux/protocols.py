@@ -35,7 +35,7 @@ class LanguageModel(Protocol):
         temperature: float = 0.0,
         seed: int = 0,
     ) -> Completion:
-        """Complete the chat. Backend failures raise `evoflux.models.registry.ModelError`; truncation does not."""
+        """Complete the chat. Backend failures raise `models.registry.ModelError`; truncation does not."""
         ...
 
 

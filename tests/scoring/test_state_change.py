@@ -1,4 +1,4 @@
-"""State-change intent (`evoflux.scoring.state_change`): pure functions over the task text and tool specs, and the
+"""State-change intent (`scoring.state_change`): pure functions over the task text and tool specs, and the
 search's use of it over the real toy server (`ScriptedPlanner` is the test double for the model)."""
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Structured edits of workflows: the operator registry, argument, reference and structure edits, model-guided edits."""
+"""Structured edits of workflows: the operator registry; argument, reference and structure edits; model-guided
+edits."""

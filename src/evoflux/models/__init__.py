@@ -1,1 +1,2 @@
-"""Language models: the backend-neutral layer, the embedded and OpenAI-compatible backends, the model registry."""
+"""Language models: the backend-neutral layer, the embedded and OpenAI-compatible backends, the model
+registry."""

@@ -214,7 +214,7 @@ class LMPlanner:
         seed: int = 0,
         temperature: float = 0.0,
     ) -> tuple[dict[str, Any] | None, Completion]:
-        """The next ReAct step (see `evoflux.methods.react`): the reply as a JSON object, None when it does not
+        """The next ReAct step (see `methods.react`): the reply as a JSON object, None when it does not
         parse or was cut at max_tokens, and the completion it came from."""
         completion = self._complete(
             react_messages(task, tools, history),

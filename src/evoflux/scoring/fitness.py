@@ -14,6 +14,7 @@ from evoflux.scoring.intent import (
     misdirected_share,
     unused_quantities,
 )
+from evoflux.scoring.tasktext import readings
 from evoflux.workflow.diagnostics import NOT_COVERED, Diagnostic, Stage
 from evoflux.workflow.evidence import CALL_PREFIX, computed_numbers, number_found, number_tokens
 from evoflux.workflow.graph import Workflow
@@ -196,7 +197,7 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     have_text = " ".join(returned.lower().split())
     have_numbers = computed_numbers(evidence)
     task_text = " ".join(task.lower().split())
-    task_numbers_ = {float(n) for n in number_tokens(task)} | {float(n) / 100 for n in number_tokens(task)}
+    task_numbers_ = {r for n in number_tokens(task) for r in readings(float(n))}
     wanted = _words_and_numbers(task) if task else set()
     missing: list[str] = []
     credited: set[str] = set()

@@ -7,7 +7,7 @@ from typing import Any
 
 from evoflux.scoring.arithmetic import chain_gap
 from evoflux.scoring.direction import misdirected
-from evoflux.scoring.tasktext import numbers_in, strings_in, task_numbers, task_texts
+from evoflux.scoring.tasktext import numbers_in, readings, strings_in, task_numbers, task_texts
 from evoflux.workflow.diagnostics import NOT_COVERED, Diagnostic, Stage
 from evoflux.workflow.graph import Workflow
 
@@ -96,14 +96,14 @@ def unused_task_numbers(workflow: Workflow, task: str) -> list[float]:
     return [
         float(q)
         for q in dict.fromkeys(task_numbers(task))
-        if round(float(q), 9) not in used and round(q / 100, 9) not in used
+        if not any(round(r, 9) in used for r in readings(q))
     ]
 
 
 def invented_numbers(args: Any, task: str) -> list[float]:
     """The numeric literals of an argument value (outside references; 0 and 1 aside) that the task does
     not give, as written or a percentage as a fraction."""
-    given = {round(float(q), 9) for q in task_numbers(task)} | {round(q / 100, 9) for q in task_numbers(task)}
+    given = {round(r, 9) for q in task_numbers(task) for r in readings(q)}
     literals = [n for n in numbers_in(_without_refs(args)) if abs(n) not in _TRIVIAL]
     return [n for n in literals if round(n, 9) not in given and round(abs(n), 9) not in given]
 

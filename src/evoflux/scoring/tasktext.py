@@ -13,7 +13,15 @@ from rapidfuzz import fuzz
 from evoflux.scoring.similarity import normalize
 from evoflux.servers.argschema import enum_values, prop_types
 
-__all__ = ["mention", "numbers_in", "strings_in", "task_numbers", "task_texts", "task_value"]
+__all__ = [
+    "mention",
+    "numbers_in",
+    "readings",
+    "strings_in",
+    "task_numbers",
+    "task_texts",
+    "task_value",
+]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _IANA = re.compile(r"\b(?:[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|UTC|GMT)\b")
@@ -142,3 +150,9 @@ def _string_from_task(
             if text and text not in taken:
                 return text
     return None
+
+
+def readings(number: float) -> tuple[float, float]:
+    """The values a number the task gives may stand for: itself and, read as a percentage, its fraction
+    (15 -> 15.0 and 0.15). The one home of the percent rule."""
+    return float(number), number / 100

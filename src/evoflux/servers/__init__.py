@@ -1,1 +1,2 @@
-"""MCP servers: the config, live catalogs and their connections, server processes, tool specs and retrieval."""
+"""MCP servers: the config, live catalogs and their connections, server processes, tool specs and
+retrieval."""

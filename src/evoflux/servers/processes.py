@@ -117,9 +117,9 @@ async def open_transport(
 ) -> TransportStreams:
     """Start (stdio) or reach (HTTP) one server; `stack` owns it, and closing the stack stops it.
 
-    A stdio server gets its own process session (see `evoflux.servers.stdio`): on exit its stdin is closed, then
+    A stdio server gets its own process session (see `servers.stdio`): on exit its stdin is closed, then
     its process group is terminated and killed after a grace period, and so are its processes that left
-    the group. An HTTP server's address is checked first (`evoflux.servers.httpguard`), before anything is sent.
+    the group. An HTTP server's address is checked first (`servers.httpguard`), before anything is sent.
     Each message (an SSE event or a JSON body over HTTP) is bounded by `max_message_bytes`.
     """
     if isinstance(config, HttpServer):

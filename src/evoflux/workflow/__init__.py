@@ -1,1 +1,2 @@
-"""The typed workflow graph: references, parsing, static validation, execution over a catalog, traces, answers."""
+"""The typed workflow graph: references, parsing, static validation, execution over a catalog, traces,
+answers."""
