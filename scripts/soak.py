@@ -48,7 +48,7 @@ from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.scoring.fitness import Coverage
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings, evolve
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.servers.catalog import open_catalog
 from evoflux.servers.config import ServersConfig, parse_servers
 from evoflux.servers.stdio import marked_processes

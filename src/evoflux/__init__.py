@@ -19,7 +19,8 @@ anyio.run(main)
 from evoflux.errors import ConfigError, EvofluxError, ServerStartError
 from evoflux.methods import METHODS, MethodSettings, run_method
 from evoflux.methods.result import RunResult, RunUsage
-from evoflux.planner.planner import LMPlanner, PlanResult
+from evoflux.planner.planner import LMPlanner
+from evoflux.planner.plans import PlanResult
 from evoflux.planner.spec import load_model
 from evoflux.protocols import Planner
 from evoflux.scoring.fitness import Coverage, Fitness, compute_fitness

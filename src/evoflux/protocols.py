@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from evoflux.models.lm import Completion, Message, Usage
-    from evoflux.planner.planner import PlanResult
-    from evoflux.planner.prompting import ReactTurn
+    from evoflux.planner.plans import PlanResult, ReactTurn
     from evoflux.scoring.fitness import Coverage
-    from evoflux.search.outcome import Evaluated
+    from evoflux.search.population import Evaluated
     from evoflux.servers.tools import ToolResult, ToolSpec
     from evoflux.workflow.diagnostics import Diagnostic
-    from evoflux.workflow.execute import Event
     from evoflux.workflow.graph import Workflow
+    from evoflux.workflow.trace import Event
 
 __all__ = ["AnswerWriter", "Judge", "LanguageModel", "Observer", "Planner", "ReactPlanner", "ToolCaller"]
 

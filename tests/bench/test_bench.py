@@ -17,7 +17,7 @@ from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
 from evoflux.bench.score import score_result
 from evoflux.bench.suite import load_tasks
 from evoflux.bench.tasks import BenchTask, SuiteError
-from evoflux.planner.planner import PlanResult
+from evoflux.planner.plans import PlanResult
 from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.scoring.fitness import Coverage
 from evoflux.servers.tools import ToolSpec

@@ -196,7 +196,7 @@ async def test_react_is_registered_and_needs_a_planner_with_react_steps(catalog:
 
 
 def test_the_step_prompt_replays_the_history_and_the_schema_offers_call_or_answer() -> None:
-    from evoflux.planner.prompting import ReactTurn
+    from evoflux.planner.plans import ReactTurn
     from evoflux.servers.tools import ToolSpec
 
     tools = [ToolSpec(name="toy.add", server="toy", tool="add")]

@@ -17,7 +17,8 @@ from evoflux.scoring.fitness import ANSWERED, Coverage
 from evoflux.search.budget import Budget, BudgetError
 from evoflux.search.intensity import IntensityConfig
 from evoflux.search.loop import SearchSettings, Switches, evolve
-from evoflux.search.outcome import Evaluated, SearchOutcome
+from evoflux.search.outcome import SearchOutcome
+from evoflux.search.population import Evaluated
 from evoflux.search.redesign import failure_summary
 from evoflux.servers.catalog import Catalog, open_catalog
 from evoflux.servers.config import parse_servers
@@ -204,8 +205,7 @@ def test_budget_strings_parse_and_bad_ones_say_how_to_fix() -> None:
 
 def test_failure_summary_names_stages_tools_and_messages() -> None:
     from evoflux.scoring.fitness import Fitness
-    from evoflux.search.outcome import Evaluated
-    from evoflux.search.population import Candidate
+    from evoflux.search.population import Candidate, Evaluated
     from evoflux.workflow.diagnostics import Diagnostic, Stage
     from evoflux.workflow.graph import Workflow
     from evoflux.workflow.trace import Trace

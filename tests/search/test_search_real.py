@@ -14,7 +14,7 @@ from evoflux.models.registry import MODELS, cache_dir
 from evoflux.planner.planner import LMPlanner
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings, Switches, evolve
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.servers.catalog import open_catalog
 from evoflux.servers.config import load_servers
 

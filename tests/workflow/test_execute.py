@@ -18,9 +18,9 @@ from evoflux.servers.tools import ToolResult
 from evoflux.workflow.answer import compose_answer
 from evoflux.workflow.diagnostics import Stage
 from evoflux.workflow.evaluate import evaluate
-from evoflux.workflow.execute import CallCache, Event, ExecutionSettings, execute, tool_failure
+from evoflux.workflow.execute import CallCache, ExecutionSettings, execute, tool_failure
 from evoflux.workflow.graph import Answer, Node, Workflow
-from evoflux.workflow.trace import NodeRun, Trace
+from evoflux.workflow.trace import Event, NodeRun, Trace
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
 

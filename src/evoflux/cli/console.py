@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from evoflux.methods.result import RunResult
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic
-from evoflux.workflow.execute import Event
 from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Event
 
 __all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
 

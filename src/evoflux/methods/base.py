@@ -11,14 +11,14 @@ from pydantic import BaseModel, Field
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
 from evoflux.protocols import Observer, Planner, ToolCaller
 from evoflux.search.loop import SearchSettings
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.servers.retrieval import rank_tools
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.evaluate import evaluate
-from evoflux.workflow.execute import CallCache, Event, ExecutionSettings
+from evoflux.workflow.execute import CallCache, ExecutionSettings
 from evoflux.workflow.graph import Workflow
-from evoflux.workflow.trace import Trace
+from evoflux.workflow.trace import Event, Trace
 
 __all__ = ["MethodSettings", "QuietObserver", "final_trace", "run_result", "visible_tools"]
 

@@ -9,7 +9,7 @@ from evoflux.methods.base import MethodSettings, QuietObserver, final_trace, run
 from evoflux.methods.result import RunResult
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.search.loop import evolve
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 
 __all__ = ["evoflux"]

@@ -14,15 +14,15 @@ from evoflux.methods.base import MethodSettings, QuietObserver, visible_tools
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
 from evoflux.models.decoding import opening_temperature
 from evoflux.models.lm import Usage
-from evoflux.planner.prompting import ReactTurn
+from evoflux.planner.plans import ReactTurn
 from evoflux.protocols import ReactPlanner, ToolCaller
 from evoflux.search.budget import Spend
 from evoflux.servers.tools import ToolSpec, output_value
 from evoflux.workflow.diagnostics import Diagnostic, Stage, render
 from evoflux.workflow.evidence import evidence_text, render_value
-from evoflux.workflow.execute import Event, tool_failure
+from evoflux.workflow.execute import tool_failure
 from evoflux.workflow.graph import Answer, Node, Workflow
-from evoflux.workflow.trace import NodeRun, Trace
+from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import check_arguments
 
 if TYPE_CHECKING:

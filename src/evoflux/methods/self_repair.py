@@ -10,7 +10,7 @@ import anyio
 from evoflux.methods.base import MethodSettings, QuietObserver, final_trace, run_result, visible_tools
 from evoflux.methods.result import RunResult
 from evoflux.models.decoding import opening_temperature
-from evoflux.planner.planner import PlanResult
+from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.execute import CallCache

@@ -9,12 +9,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from evoflux.models.lm import Completion, Message, Usage
 from evoflux.models.registry import ModelError
+from evoflux.planner.plans import PlanResult, ReactTurn
 from evoflux.planner.prompting import (
-    ReactTurn,
     fill,
     plan_schema,
     prompt,
@@ -30,16 +28,7 @@ from evoflux.workflow.diagnostics import Diagnostic, render
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.parse import extract_json, parse_workflow
 
-__all__ = ["LMPlanner", "PlanResult"]
-
-
-class PlanResult(BaseModel):
-    """A plan attempt: the workflow if it parsed, parse diagnostics otherwise, and what it cost."""
-
-    workflow: Workflow | None = None
-    diagnostics: list[Diagnostic] = Field(default_factory=list)
-    raw: str = ""
-    usage: Usage = Field(default_factory=Usage)
+__all__ = ["LMPlanner"]
 
 
 MAX_STEPS = 6

@@ -11,14 +11,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from evoflux.models.lm import Message
+from evoflux.planner.plans import ReactTurn
 from evoflux.servers.argschema import enum_values, prop_types, properties, required
 from evoflux.servers.tools import ToolSpec
 
 __all__ = [
-    "ReactTurn",
     "fill",
     "plan_schema",
     "prompt",
@@ -124,15 +122,6 @@ def plan_schema(tool_names: Sequence[str], max_nodes: int = MAX_NODES) -> dict[s
         "required": ["nodes", "answer"],
         "additionalProperties": False,
     }
-
-
-class ReactTurn(BaseModel):
-    """One earlier step of a ReAct run as the model sees it: the call it made and what came back."""
-
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    observation: str = Field(default="", description="The output (truncated), or why the call failed.")
-    failed: bool = Field(default=False, description="The call was rejected before sending, or failed.")
 
 
 def react_schema(tool_names: Sequence[str]) -> dict[str, Any]:

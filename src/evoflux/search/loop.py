@@ -14,14 +14,14 @@ from evoflux.edits.model_guided import missing_parts, model_append, model_guided
 from evoflux.edits.operators import mutate
 from evoflux.edits.structure import distinct_calls
 from evoflux.models.decoding import opening_temperature
-from evoflux.planner.planner import PlanResult
+from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Planner, ToolCaller
 from evoflux.scoring.fitness import Coverage, Fitness, compute_fitness
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.budget import Budget, Spend
 from evoflux.search.intensity import Intensity, IntensityConfig
-from evoflux.search.outcome import SOLVED_COVERAGE, Evaluated, Listener, SearchOutcome, solved, summarize
-from evoflux.search.population import Candidate, Population
+from evoflux.search.outcome import SOLVED_COVERAGE, Listener, SearchOutcome, solved, summarize
+from evoflux.search.population import Candidate, Evaluated, Population
 from evoflux.search.redesign import failure_summary
 from evoflux.search.seeding import build_stepwise
 from evoflux.servers.tools import ToolSpec

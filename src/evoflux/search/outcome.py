@@ -8,34 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evoflux.scoring.fitness import ANSWERED, Coverage
-from evoflux.scoring.intent import intent_feedback
-from evoflux.search.population import Candidate
-from evoflux.workflow.diagnostics import Diagnostic
+from evoflux.search.population import Evaluated
 from evoflux.workflow.execute import CallCache
 from evoflux.workflow.trace import Trace
 
-__all__ = ["SOLVED_COVERAGE", "Evaluated", "Listener", "SearchOutcome", "solved", "summarize"]
+__all__ = ["SOLVED_COVERAGE", "Listener", "SearchOutcome", "solved", "summarize"]
 
 SOLVED_COVERAGE = 0.999
 """The coverage a judged candidate needs to count as solved (and stop the search)."""
-
-
-@dataclass
-class Evaluated:
-    """A candidate with what its evaluation produced."""
-
-    candidate: Candidate
-    trace: Trace
-    coverage: Coverage | None = None
-    task: str = ""
-
-    @property
-    def feedback(self) -> list[Diagnostic]:
-        """Execution diagnostics, the coverage verdict and, once it ran through, the intent checks (task
-        numbers no step uses, numbers no one gave): what the next edit acts on."""
-        verdict = self.coverage.feedback() if self.coverage else []
-        intent = intent_feedback(self.candidate.workflow, self.task) if self.trace.feasible else []
-        return self.trace.diagnostics + verdict + intent
 
 
 @dataclass

@@ -6,25 +6,20 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Levenshtein
 
-from evoflux.scoring.fitness import Fitness
+from evoflux.scoring.fitness import Coverage, Fitness
+from evoflux.scoring.intent import intent_feedback
+from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import CycleError, Workflow
 from evoflux.workflow.refs import find_refs
 from evoflux.workflow.trace import Trace
 
-__all__ = [
-    "Candidate",
-    "Population",
-    "dedup",
-    "distance",
-    "prune",
-    "signature",
-    "trace_summary",
-]
+__all__ = ["Candidate", "Evaluated", "Population", "dedup", "distance", "prune", "signature", "trace_summary"]
 
 
 _T = TypeVar("_T", bound=Hashable)
@@ -267,3 +262,21 @@ class Population:
         if not members:
             raise LookupError("the population is empty")
         return members
+
+
+@dataclass
+class Evaluated:
+    """A candidate with what its evaluation produced."""
+
+    candidate: Candidate
+    trace: Trace
+    coverage: Coverage | None = None
+    task: str = ""
+
+    @property
+    def feedback(self) -> list[Diagnostic]:
+        """Execution diagnostics, the coverage verdict and, once it ran through, the intent checks (task
+        numbers no step uses, numbers no one gave): what the next edit acts on."""
+        verdict = self.coverage.feedback() if self.coverage else []
+        intent = intent_feedback(self.candidate.workflow, self.task) if self.trace.feasible else []
+        return self.trace.diagnostics + verdict + intent

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 
 __all__ = ["failure_summary"]
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from evoflux.protocols import Observer
-from evoflux.search.outcome import Evaluated
+from evoflux.search.population import Evaluated
 from evoflux.servers.config import HttpServer, ServersConfig, StdioServer, evoflux_home
 from evoflux.store import redaction
 from evoflux.store.runs import RunStore
 from evoflux.workflow.diagnostics import Diagnostic
-from evoflux.workflow.execute import Event
 from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Event
 
 __all__ = ["RecordingObserver", "config_secrets", "default_store_path"]
 

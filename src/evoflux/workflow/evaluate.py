@@ -8,9 +8,9 @@ import anyio
 
 from evoflux.protocols import AnswerWriter, ToolCaller
 from evoflux.workflow.answer import compose_answer
-from evoflux.workflow.execute import CallCache, Event, ExecutionSettings, execute
+from evoflux.workflow.execute import CallCache, ExecutionSettings, execute
 from evoflux.workflow.graph import Workflow
-from evoflux.workflow.trace import Trace
+from evoflux.workflow.trace import Event, Trace
 from evoflux.workflow.validate import validate
 
 __all__ = ["evaluate"]

@@ -16,10 +16,10 @@ from evoflux.servers.tools import ToolResult, ToolSpec, output_value
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.refs import Ref, RefError, as_ref, find_refs, resolve_path, substitute
-from evoflux.workflow.trace import NodeRun, Trace
+from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import Limits, check_arguments
 
-__all__ = ["CallCache", "Event", "ExecutionSettings", "execute", "tool_failure"]
+__all__ = ["CallCache", "ExecutionSettings", "execute", "tool_failure"]
 
 
 class ExecutionSettings(BaseModel):
@@ -29,15 +29,6 @@ class ExecutionSettings(BaseModel):
     deadline_s: float = 180.0
     max_parallel: int = 8
     limits: Limits = Limits()
-
-
-class Event(BaseModel):
-    """A progress event: a node started, finished, failed, was skipped or served from the cache."""
-
-    kind: str
-    node: str
-    tool: str
-    detail: str = ""
 
 
 class CallCache:

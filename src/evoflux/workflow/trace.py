@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from evoflux.servers.tools import ToolResult
 from evoflux.workflow.diagnostics import Diagnostic, Stage, earliest_stage
 
-__all__ = ["NodeRun", "Trace"]
+__all__ = ["Event", "NodeRun", "Trace"]
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -58,3 +58,12 @@ class Trace(BaseModel):
             and self.answer is not None
             and all(run.status == "ok" for run in self.runs.values())
         )
+
+
+class Event(BaseModel):
+    """A progress event: a node started, finished, failed, was skipped or served from the cache."""
+
+    kind: str
+    node: str
+    tool: str
+    detail: str = ""
