@@ -52,13 +52,13 @@ from evoflux.search.population import Evaluated
 from evoflux.servers.catalog import open_catalog
 from evoflux.servers.config import ServersConfig, parse_servers
 from evoflux.servers.stdio import marked_processes
-from evoflux.servers.tools import ToolResult, ToolSpec
+from evoflux.servers.tools import ToolResult, ToolSpec, tool_failure
 from evoflux.store.recording import RecordingObserver, config_secrets
 from evoflux.store.redaction import REDACTED, install_log_redaction, redact
 from evoflux.store.runs import RunStore
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.evaluate import evaluate
-from evoflux.workflow.execute import ExecutionSettings, tool_failure
+from evoflux.workflow.execute import ExecutionSettings
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 

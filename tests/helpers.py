@@ -13,7 +13,7 @@ from evoflux.servers.config import ServersConfig, parse_servers
 from evoflux.servers.tools import ToolSpec
 
 SERVERS = Path(__file__).parent / "fixtures"
-TOY_TOOLS = 13
+TOY_TOOLS = 16
 """How many tools `fixtures/toy.py` lists (before `grow`)."""
 
 

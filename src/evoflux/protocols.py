@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from evoflux.workflow.diagnostics import Diagnostic
     from evoflux.workflow.graph import Workflow
     from evoflux.workflow.trace import Event
+    from evoflux.workflow.writes import SentWrite
 
 __all__ = ["AnswerWriter", "Judge", "LanguageModel", "Observer", "Planner", "ReactPlanner", "ToolCaller"]
 
@@ -146,3 +147,7 @@ class Observer(Protocol):
     def generation(self, summary: dict[str, Any]) -> None: ...
 
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None: ...
+
+    def write(self, entry: SentWrite) -> None:
+        """A state-changing call is about to be sent (`status` sending), or came back."""
+        ...

@@ -81,8 +81,20 @@ def test_a_server_that_fails_to_start_is_named_with_its_stderr(tmp_path: Path) -
         tmp_path / "s.json", {"broken": {"command": sys.executable, "args": [TOY, "--crash-on-start"]}}
     )
     done = evoflux("tools", "--servers", str(config), "--json")
-    assert done.returncode == 0  # `tools` lists what started and reports the rest
+    assert done.returncode == 1  # no server started: nothing a run could use
     assert "refusing to start" in json.loads(done.stdout)["failed"]["broken"]
+    both = write_config(
+        tmp_path / "both.json",
+        {
+            "toy": {"command": sys.executable, "args": [TOY]},
+            "broken": {"command": sys.executable, "args": [TOY, "--crash-on-start"]},
+        },
+    )
+    done = evoflux("tools", "--servers", str(both), "--json")
+    assert done.returncode == 0  # `tools` lists what started and reports the rest
+    listed = json.loads(done.stdout)
+    assert "broken" in listed["failed"] and {"toy.fetch", "toy.store"} <= {t["name"] for t in listed["tools"]}
+    assert {t["name"]: t["effect"] for t in listed["tools"]}["toy.store"] == "destructive"
     done = evoflux("run", "x", "--servers", str(config), "--planner", f"gguf:{LITE}", "--no-store")
     assert done.returncode == 2
     assert "'broken' failed to start" in done.stderr and "refusing to start" in done.stderr

@@ -31,6 +31,7 @@ def _tool(
         description=description,
         input_schema=schema,
         output_schema=output,
+        read_only=True,
     )
 
 

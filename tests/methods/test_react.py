@@ -113,7 +113,7 @@ async def test_a_failing_tools_error_becomes_the_observation(catalog: Catalog) -
 
 @pytest.mark.anyio
 async def test_a_failed_call_repaired_by_a_later_call_of_the_same_tool_is_feasible(catalog: Catalog) -> None:
-    settings = MethodSettings(execution=ExecutionSettings(call_timeout_s=0.5))
+    settings = MethodSettings(top_k_tools=20, execution=ExecutionSettings(call_timeout_s=0.5))
     planner = scripted(
         {"tool": "toy.slow", "args": {"seconds": 5}}, {"tool": "toy.slow", "args": {"seconds": 0}}, FINAL
     )

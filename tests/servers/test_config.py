@@ -106,7 +106,7 @@ def test_invalid_json_gives_line_and_column(tmp_path: Path) -> None:
     [
         ({"args": ["x"]}, 'neither "command" nor "url"'),
         ({"command": "x", "url": "http://h/"}, 'both "command" and "url"'),
-        ({"command": "x", "arg": ["y"]}, "unknown key(s) 'arg'; allowed: args, command, cwd"),
+        ({"command": "x", "arg": ["y"]}, "unknown key(s) 'arg'; allowed: allowTools, args, command, cwd"),
         ({"command": "x", "args": "y"}, "args: Input should be a valid list"),
         ({"command": ""}, "command: String should have at least 1 character"),
         ({"url": "ftp://h/"}, "url: String should match pattern"),

@@ -383,3 +383,15 @@ def test_writes_from_many_threads(tmp_path: Path) -> None:
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads)
         assert len(store.candidates(run)) == 200 and len(store.edits(run)) == 200
+
+
+def test_a_version_1_store_gains_the_writes_table_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL); PRAGMA user_version=1;"
+    )
+    old.close()
+    with RunStore(path) as store:
+        assert store.writes(1) == []
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

@@ -14,11 +14,11 @@ import pytest
 
 from evoflux.servers.catalog import open_catalog
 from evoflux.servers.config import ServersConfig, parse_servers
-from evoflux.servers.tools import ToolResult
+from evoflux.servers.tools import ToolResult, tool_failure
 from evoflux.workflow.answer import compose_answer
 from evoflux.workflow.diagnostics import Stage
 from evoflux.workflow.evaluate import evaluate
-from evoflux.workflow.execute import CallCache, ExecutionSettings, execute, tool_failure
+from evoflux.workflow.execute import CallCache, ExecutionSettings, execute
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import Event, NodeRun, Trace
 
@@ -399,8 +399,7 @@ async def test_evaluate_sends_nothing_for_a_statically_invalid_workflow() -> Non
 
 
 def test_a_batch_whose_every_item_failed_is_a_failure() -> None:
-    from evoflux.servers.tools import ToolResult
-    from evoflux.workflow.execute import tool_failure
+    from evoflux.servers.tools import ToolResult, tool_failure
 
     failed = '{"batch_results": [{"request_id": "e0", "success": false, "error": "Missing conversion_type"}]}'
     assert "every item failed" in (tool_failure(ToolResult(text=failed)) or "")

@@ -6,21 +6,19 @@ import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
+from rich.status import Status
 
 from evoflux.bench.llm_judge import DimensionJudge
-from evoflux.bench.ray_executor import run_bench_ray
-from evoflux.bench.report import markdown_table, write_plots
-from evoflux.bench.runner import BenchSettings, pending, run_bench, summarize
-from evoflux.bench.suite import load_tasks
-from evoflux.cli.console import ConsoleObserver, print_result, print_summary, print_tools
+from evoflux.cli.bench_command import bench
+from evoflux.cli.console import ConsoleObserver, print_result, print_tools
+from evoflux.cli.options import JsonOpt, ServersOpt, err, fail
 from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings, QuietObserver, run_method, visible_tools
 from evoflux.methods.result import RunResult
@@ -37,19 +35,9 @@ from evoflux.servers.processes import warm_servers
 from evoflux.store.recording import RecordingObserver, config_secrets, default_store_path
 from evoflux.store.redaction import install_log_redaction, redact
 from evoflux.store.runs import RunStore
+from evoflux.workflow.writes import Confirm, WriteMode, refuse_all
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evolve executable MCP tool workflows.")
-err = Console(stderr=True, soft_wrap=True)
-
-ServersOpt = Annotated[
-    Path | None, typer.Option("--servers", help="MCP servers config (mcpServers JSON); default: the example.")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the live view.")]
-
-
-def _fail(error: BaseException) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -77,9 +65,9 @@ def setup(
             )
             bad = [r for r in results if not r.ok]
             if bad:
-                _fail(EvofluxError("servers that did not warm up: " + ", ".join(r.name for r in bad)))
+                fail(EvofluxError("servers that did not warm up: " + ", ".join(r.name for r in bad)))
     except EvofluxError as e:
-        _fail(e)
+        fail(e)
     err.print("[green]setup complete[/]")
 
 
@@ -95,11 +83,13 @@ def tools(servers: ServersOpt = None, as_json: JsonOpt = False) -> None:
     try:
         listed, failed = anyio.run(main)
     except EvofluxError as e:
-        _fail(e)
+        fail(e)
     if as_json:
         print(json.dumps({"tools": listed, "failed": failed}, indent=2, ensure_ascii=False))
     else:
         print_tools(Console(), listed, failed)
+    if failed and not listed:
+        raise typer.Exit(1)  # no server started: nothing a run could use
 
 
 @app.command()
@@ -143,9 +133,24 @@ def run(
     deadline: Annotated[float, typer.Option(help="Seconds for one workflow's execution.")] = 300.0,
     store: Annotated[Path | None, typer.Option(help="SQLite run store (default: in EVOFLUX_HOME).")] = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the run.")] = False,
+    writes: Annotated[
+        str,
+        typer.Option(
+            help="staged: candidates never write, the chosen workflow is sent once; live: every "
+            "candidate sends its writes (sandboxes, test servers); dry-run: send none."
+        ),
+    ] = "staged",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Search and show the writes the workflow would send; send none.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send destructive calls without asking.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Plan, validate and execute a tool workflow for TASK, and answer from what the tools returned."""
+    """Plan, validate and execute a tool workflow for TASK, and answer from what the tools returned.
+
+    Calls that may change state are held back while the search runs; the chosen workflow sends each
+    one once. A destructive call is sent only when you confirm it (or pass --yes); without a terminal
+    to ask on, it is not sent and the run says so."""
     console = Console(stderr=as_json)
     try:
         if method not in METHODS:
@@ -162,17 +167,20 @@ def run(
             ),
             intensity=IntensityConfig(fixed=fixed_intensity),
         )
-        settings = MethodSettings(seed=seed, top_k_tools=top_k, search=search)
+        mode = "dry-run" if dry_run else writes
+        if mode not in ("staged", "live", "dry-run"):
+            raise EvofluxError(f"unknown --writes {writes!r}; choose staged, live or dry-run")
+        settings = MethodSettings(seed=seed, top_k_tools=top_k, search=search, writes=cast(WriteMode, mode))
         settings.execution.call_timeout_s = call_timeout
         settings.execution.deadline_s = deadline
         config = load_servers(servers)
         secrets = config_secrets(config)
         install_log_redaction(secrets)
-        model = load_model(planner)
+        planners = PlannerFactory(planner)
         judge_model = load_model(judge) if judge else None
         recorder = None if no_store else RunStore(store or default_store_path(), secrets=secrets)
     except (EvofluxError, ValidationError) as e:
-        _fail(e)
+        fail(e)
     observer: Observer = QuietObserver() if as_json else ConsoleObserver(console)
 
     async def main() -> RunResult:
@@ -182,12 +190,13 @@ def run(
                     f"[dim]{len(catalog.tools)} tools from {len(catalog.servers)} servers · planner {planner}"
                     f" · method {method}[/]"
                 )
-            lm = LMPlanner(model)
+            lm = planners()
             judge_planner = DimensionJudge(judge_model) if judge_model else None
             watcher: Observer = observer
             run_id = None
             if recorder is not None:
-                prompt = lm.plan_messages(task, visible_tools(task, catalog, top_k))
+                shown = visible_tools(task, catalog, top_k)
+                prompt = lm.plan_messages(task, shown) if isinstance(lm, LMPlanner) else []
                 run_id = recorder.start_run(
                     task=task,
                     method=method,
@@ -197,19 +206,21 @@ def run(
                     prompt=prompt,
                 )
                 watcher = RecordingObserver(observer, recorder, run_id)
-            result = await run_method(method, task, catalog, lm, settings, watcher, judge_planner)
+            result = await run_method(method, task, catalog, lm, settings, watcher, judge_planner, confirm)
             result = result.model_copy(update={"planner": planner})
             if recorder is not None and run_id is not None:
                 recorder.finish_run(run_id, result)
             return result
 
+    status = console.status("working…") if not as_json else None
+    confirm = _confirmer(console, status, yes, secrets)
     try:
-        with console.status("working…") if not as_json else nullcontext():
+        with status if status is not None else nullcontext():
             result = anyio.run(main)
     except EvofluxError as e:
-        _fail(e)
+        fail(e)
     finally:
-        for closable in (model, judge_model, recorder):
+        for closable in (planners, judge_model, recorder):
             close = getattr(closable, "close", None)
             if callable(close):
                 close()
@@ -219,7 +230,28 @@ def run(
         print(json.dumps(shown, ensure_ascii=False))
     else:
         print_result(console, RunResult.model_validate(shown))
-    raise typer.Exit(0 if result.feasible else 1)
+    would_run = result.write_mode == "dry-run" and bool(result.staged) and not result.diagnostics
+    raise typer.Exit(0 if result.feasible or would_run else 1)
+
+
+def _confirmer(console: Console, status: Status | None, yes: bool, secrets: list[str]) -> Confirm:
+    """How a destructive call is confirmed: by --yes, by asking on the terminal, else not at all."""
+    if yes:
+        return lambda tool, arguments: True
+    if not sys.stdin.isatty():
+        return refuse_all
+
+    def ask(tool: str, arguments: dict[str, Any]) -> bool:
+        if status is not None:
+            status.stop()
+        shown = redact(json.dumps(arguments, ensure_ascii=False)[:400], secrets)
+        console.print(f"[bold red]{escape(tool)}[/] may delete or overwrite data: {escape(shown)}")
+        answer = typer.confirm("Send it?", default=False)
+        if status is not None:
+            status.start()
+        return answer
+
+    return ask
 
 
 @app.command()
@@ -231,126 +263,15 @@ def export(
     """Export search-mined training data from the run store in the formats TRL reads."""
     path = store or default_store_path()
     if kind not in ("sft", "dpo"):
-        _fail(EvofluxError(f"unknown format {kind!r}: use sft or dpo"))
+        fail(EvofluxError(f"unknown format {kind!r}: use sft or dpo"))
     if not path.is_file():
-        _fail(EvofluxError(f"run store {path} not found: run `evoflux run ... --method evoflux` first"))
+        fail(EvofluxError(f"run store {path} not found: run `evoflux run ... --method evoflux` first"))
     with RunStore(path) as recorder:
         count = recorder.export_sft(out) if kind == "sft" else recorder.export_dpo(out)
     err.print(f"wrote {count} {kind} examples to {out}", highlight=False)
 
 
-@app.command()
-def bench(
-    tasks: Annotated[
-        list[str],
-        typer.Option(
-            "--tasks", help="Task files: JSONL, or MCP-Bench runner-format .json (repeat, or comma-separate)."
-        ),
-    ],
-    out: Annotated[Path, typer.Option(help="Directory for results.jsonl and summary.json.")],
-    servers: ServersOpt = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "zero-shot,evoflux",
-    planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@URL")] = "default",
-    seeds: Annotated[int, typer.Option(help="Seeds per task and method.")] = 1,
-    budget: Annotated[str, typer.Option(help="Search budget for evoflux and self-repair.")] = "",
-    limit: Annotated[int, typer.Option(help="Run only the first N tasks (0: all).")] = 0,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            help="Runs at once (local: in this process; ray: in flight). With the embedded model on a CPU "
-            "the model calls are serialized, so jobs mostly overlaps tool and server time."
-        ),
-    ] = 1,
-    executor: Annotated[
-        str, typer.Option(help="local (this process) or ray (a Ray task per run; needs 'evoflux[ray]').")
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address", help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local instance)."
-        ),
-    ] = None,
-    ray_cpus: Annotated[
-        float, typer.Option("--ray-cpus", help="CPUs Ray reserves for each run (ray executor).")
-    ] = 1.0,
-) -> None:
-    """Run methods on task suites with checkable outcomes; resumable (finished lines are kept)."""
-    make: PlannerFactory | None = None
-    try:
-        files = [f for item in tasks for f in item.split(",") if f]
-        suite = load_tasks(files)[: limit or None]
-        chosen = [m.strip() for m in methods.split(",") if m.strip()]
-        unknown = [m for m in chosen if m not in METHODS]
-        if unknown:
-            raise EvofluxError(f"unknown method(s) {', '.join(unknown)}; choose among {', '.join(METHODS)}")
-        if executor not in ("local", "ray"):
-            raise EvofluxError(f"unknown executor {executor!r}: use local or ray")
-        if jobs < 1:
-            raise EvofluxError(f"--jobs must be at least 1, not {jobs}")
-        settings = BenchSettings(
-            methods=chosen,
-            seeds=seeds,
-            planner=planner,
-            method=MethodSettings(search=SearchSettings(budget=Budget.parse(budget))),
-        )
-        config = load_servers(servers)
-        install_log_redaction(config_secrets(config))
-        if executor == "local":  # Ray workers build their own from the spec
-            make = PlannerFactory(planner)
-    except (EvofluxError, ValidationError) as e:
-        _fail(e)
-    todo = len(pending(suite, settings, out / "results.jsonl"))
-    console = Console()
-    with Progress(console=console) as bar:
-        job = bar.add_task("benchmark", total=todo)
-
-        def advance(row: dict[str, Any]) -> None:
-            mark = (
-                "skipped"
-                if row.get("skipped")
-                else "solved"
-                if row["solved"]
-                else ("feasible" if row["feasible"] else "failed")
-            )
-            bar.advance(job)
-            done = int(bar.tasks[0].completed)
-            wall = (row.get("usage") or {}).get("wall_s")
-            took = f" in {wall:.0f} s" if isinstance(wall, int | float) else ""
-            line = f"[{done}/{todo}] {row['task_id']} {row['method']} seed {row['seed']}: {mark}{took}"
-            bar.console.print(line, highlight=False)
-
-        async def main() -> list[dict[str, Any]]:
-            if make is None:
-                source = str(config.source.resolve()) if config.source else None
-                return await run_bench_ray(
-                    suite,
-                    out,
-                    settings,
-                    servers=source,
-                    progress=advance,
-                    jobs=jobs,
-                    address=ray_address,
-                    cpus_per_run=ray_cpus,
-                )
-            return await run_bench(suite, out, make, settings, servers=config, progress=advance, jobs=jobs)
-
-        try:
-            rows = anyio.run(main)
-        except EvofluxError as e:
-            _fail(e)
-        finally:
-            if make is not None:
-                make.close()
-    summary = summarize(rows)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(markdown_table(summary) + "\n")
-    print_summary(console, summary)
-    plots = write_plots(summary, out)
-    note = ", ".join(str(p) for p in plots) if plots else "no plots (pip install 'evoflux[bench]' for them)"
-    err.print(
-        f"wrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'summary.md'}; {note}",
-        highlight=False,
-    )
+app.command()(bench)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event
+from evoflux.workflow.writes import SentWrite
 
 __all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
 
@@ -76,6 +77,16 @@ class ConsoleObserver:
         mark = _MARK.get(event.kind, escape(event.kind))
         self.console.print(f"  {mark} {escape(event.node)} {escape(event.tool)}{detail}", highlight=False)
 
+    def write(self, entry: SentWrite) -> None:
+        if entry.status == "sending":
+            return
+        color = "green" if entry.status == "sent" else "red"
+        self.console.print(
+            f"  [{color}]{entry.status}[/] {escape(entry.effect)} call "
+            f"{escape(entry.node)} {escape(entry.tool)}",
+            highlight=False,
+        )
+
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         c = item.candidate
         edits = f" {', '.join(c.edits)}" if c.edits else ""
@@ -103,6 +114,7 @@ def print_result(console: Console, result: RunResult) -> None:
         console.print(f"  [red]{escape(str(diagnostic))}[/]", highlight=False)
     if result.answer:
         console.print(Panel(escape(result.answer), title="answer", border_style="green"))
+    _print_writes(console, result)
     u = result.usage
     console.print(
         f"[dim]{u.lm_calls} model calls · {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens "
@@ -116,18 +128,41 @@ def print_result(console: Console, result: RunResult) -> None:
         )
 
 
+_EFFECT_STYLE = {"read": "[green]", "write": "[yellow]", "destructive": "[red]"}
+
+
+def _print_writes(console: Console, result: RunResult) -> None:
+    """Every state-changing call the run sent (or, in a dry run, would send)."""
+    if result.writes:
+        console.print(f"[bold]{len(result.writes)} state-changing call(s) sent:[/]")
+    for w in result.writes:
+        args = escape(json.dumps(w.arguments, ensure_ascii=False)[:160])
+        console.print(
+            f"  {_EFFECT_STYLE[w.effect]}{w.effect}[/] {escape(w.tool)} {args} → {w.status}", highlight=False
+        )
+    if result.staged:
+        console.print(f"[bold]dry run: {len(result.staged)} state-changing call(s) not sent:[/]")
+    for item in result.staged:
+        args = escape(json.dumps(item.get("arguments"), ensure_ascii=False)[:160])
+        console.print(f"  {escape(str(item.get('tool')))} {args}", highlight=False)
+
+
 def print_tools(console: Console, tools: list[dict[str, Any]], failed: dict[str, str]) -> None:
     """The live catalog as a table."""
     table = Table(title=f"{len(tools)} tools")
-    table.add_column("tool", style="cyan")
+    table.add_column(
+        "tool", style="cyan", no_wrap=True, min_width=max((len(t["name"]) for t in tools), default=4)
+    )
+    table.add_column("effect", no_wrap=True)
     table.add_column("parameters")
     table.add_column("description")
     for tool in tools:
         schema = tool["input_schema"]
         required = set(schema.get("required", []))
         params = ", ".join(p + ("*" if p in required else "") for p in schema.get("properties", {}))
+        effect = f"{_EFFECT_STYLE[tool['effect']]}{tool['effect']}[/] [dim]({tool['effect_source']})[/]"
         table.add_row(
-            escape(tool["name"]), escape(params), escape(" ".join(tool["description"].split())[:100])
+            escape(tool["name"]), effect, escape(params), escape(" ".join(tool["description"].split())[:100])
         )
     console.print(table)
     for server, reason in failed.items():

@@ -12,6 +12,7 @@ from evoflux.methods.result import RunResult, RunUsage
 from evoflux.methods.self_repair import self_repair
 from evoflux.methods.zero_shot import zero_shot
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
+from evoflux.workflow.writes import Confirm
 
 __all__ = [
     "METHODS",
@@ -30,7 +31,8 @@ __all__ = [
 
 
 MethodFn = Callable[
-    [str, ToolCaller, Planner, MethodSettings, Observer | None, Judge | None], Awaitable[RunResult]
+    [str, ToolCaller, Planner, MethodSettings, Observer | None, Judge | None, Confirm | None],
+    Awaitable[RunResult],
 ]
 
 
@@ -50,8 +52,10 @@ async def run_method(
     settings: MethodSettings,
     observer: Observer | None = None,
     judge: Judge | None = None,
+    confirm: Confirm | None = None,
 ) -> RunResult:
-    """Run the method called `name` (a key of `METHODS`)."""
+    """Run the method called `name` (a key of `METHODS`). `confirm` is asked before a destructive call
+    is sent (without it, none is sent); `settings.writes` says when writes are sent at all."""
     if name not in METHODS:
         raise EvofluxError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
-    return await METHODS[name](task, caller, planner, settings, observer, judge)
+    return await METHODS[name](task, caller, planner, settings, observer, judge, confirm)

@@ -19,8 +19,9 @@ from evoflux.workflow.evaluate import evaluate
 from evoflux.workflow.execute import CallCache, ExecutionSettings
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event, Trace
+from evoflux.workflow.writes import Confirm, Ledger, SentWrite, WriteMode, WritePolicy, refuse_all
 
-__all__ = ["MethodSettings", "QuietObserver", "final_trace", "run_result", "visible_tools"]
+__all__ = ["MethodSettings", "QuietObserver", "final_trace", "run_result", "visible_tools", "write_policy"]
 
 
 class MethodSettings(BaseModel):
@@ -30,6 +31,11 @@ class MethodSettings(BaseModel):
     top_k_tools: int = 12
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    writes: WriteMode = Field(
+        default="staged",
+        description="staged: candidates never write, the chosen workflow is committed once; live: every "
+        "evaluation sends its writes (sandboxes, test servers); dry-run: nothing that may write is sent.",
+    )
 
 
 class QuietObserver:
@@ -47,6 +53,28 @@ class QuietObserver:
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         return None
 
+    def write(self, entry: SentWrite) -> None:
+        return None
+
+
+def write_policy(
+    settings: MethodSettings,
+    observer: Observer,
+    confirm: Confirm | None,
+    *,
+    commit: bool,
+    ledger: Ledger | None = None,
+) -> WritePolicy | None:
+    """How an evaluation treats calls that may change state: None in live mode (sent as they come), else
+    through one ledger per run: staged while searching, sent once when `commit` (never in a dry run)."""
+    if settings.writes == "live":
+        return None
+    return WritePolicy(
+        send=commit and settings.writes == "staged",
+        ledger=ledger if ledger is not None else Ledger(on_change=observer.write),
+        confirm=confirm or refuse_all,
+    )
+
 
 def visible_tools(task: str, caller: ToolCaller, k: int) -> list[ToolSpec]:
     """The tools the planner sees: all usable ones when they fit, else the top-k by retrieval."""
@@ -63,6 +91,7 @@ async def final_trace(
     settings: MethodSettings,
     observer: Observer,
     cache: CallCache,
+    writes: WritePolicy | None = None,
 ) -> Trace:
     """The chosen workflow evaluated for the record, its answer written by the planner from evidence."""
     if workflow is None:
@@ -75,6 +104,7 @@ async def final_trace(
         settings=settings.execution,
         cache=cache,
         on_event=observer.event,
+        writes=writes,
     )
 
 
@@ -86,8 +116,17 @@ def run_result(
     planner: Planner,
     settings: MethodSettings,
     started: float,
+    writes: WritePolicy | None = None,
 ) -> RunResult:
+    staged = [
+        {"node": run.node, "tool": run.tool, "arguments": run.arguments}
+        for run in trace.runs.values()
+        if run.status == "staged"
+    ]
     return RunResult(
+        writes=list(writes.ledger.entries) if writes is not None else [],
+        write_mode=settings.writes,
+        staged=staged,
         method=method,
         task=task,
         feasible=trace.feasible,

@@ -5,12 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from evoflux.methods.base import MethodSettings, QuietObserver, final_trace, run_result, visible_tools
+from evoflux.methods.base import (
+    MethodSettings,
+    QuietObserver,
+    final_trace,
+    run_result,
+    visible_tools,
+    write_policy,
+)
 from evoflux.methods.result import RunResult
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
-from evoflux.search.loop import evolve
+from evoflux.search.loop import SearchSettings, evolve
 from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.trace import Trace
+from evoflux.workflow.writes import Confirm, WritePolicy
 
 __all__ = ["evoflux"]
 
@@ -22,33 +31,63 @@ async def evoflux(
     settings: MethodSettings,
     observer: Observer | None = None,
     judge: Judge | None = None,
+    confirm: Confirm | None = None,
 ) -> RunResult:
     """Evolutionary search over workflows (see `search.evolve`), answered from the best one's evidence."""
     observer = observer or QuietObserver()
-    started = time.monotonic()
+    started, calls0 = time.monotonic(), planner.usage.calls
     tools = visible_tools(task, caller, settings.top_k_tools)
-    search = settings.search.model_copy(update={"seed": settings.seed, "execution": settings.execution})
-
-    outcome = await evolve(
-        task,
-        caller,
-        planner,
-        tools,
-        search,
-        judge=judge,
-        on_generation=observer.generation,
-        on_candidate=observer.candidate,
+    search: SearchSettings | None = settings.search.model_copy(
+        update={"seed": settings.seed, "execution": settings.execution}
     )
-    best = outcome.best
-    workflow = best.candidate.workflow if best else None
-    diagnostics = [] if best else [Diagnostic(stage=Stage.PARSE, message="no plan parsed", hint="")]
-    if workflow is not None:
-        observer.planned(workflow, [])
-    trace = await final_trace(task, workflow, diagnostics, caller, planner, settings, observer, outcome.cache)
-    result = run_result("evoflux", task, workflow, trace, planner, settings, started)
-    usage = result.usage.model_copy(update={"tool_calls": outcome.tool_calls + trace.tool_calls})
-    report = {**outcome.summary(), **_verdict(best)}
+
+    staged = write_policy(settings, observer, confirm, commit=False)
+    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger if staged else None)
+    tool_calls, commits = 0, 0
+    while search is not None:
+        outcome = await evolve(
+            task,
+            caller,
+            planner,
+            tools,
+            search,
+            judge=judge,
+            on_generation=observer.generation,
+            on_candidate=observer.candidate,
+            writes=staged,
+        )
+        best = outcome.best
+        workflow = best.candidate.workflow if best else None
+        diagnostics = [] if best else [Diagnostic(stage=Stage.PARSE, message="no plan parsed", hint="")]
+        if workflow is not None:
+            observer.planned(workflow, [])
+        trace = await final_trace(
+            task, workflow, diagnostics, caller, planner, settings, observer, outcome.cache, commit
+        )
+        tool_calls, commits = tool_calls + outcome.tool_calls + trace.tool_calls, commits + 1
+        search = _after_failed_commit(search, trace, commit, planner.usage.calls - calls0, started, commits)
+    result = run_result("evoflux", task, workflow, trace, planner, settings, started, commit)
+    usage = result.usage.model_copy(update={"tool_calls": tool_calls})
+    report = {**outcome.summary(), **_verdict(best), "commits": commits}
     return result.model_copy(update={"search": report, "usage": usage})
+
+
+MAX_COMMITS = 2
+"""How often a run commits a chosen workflow: when a step of the first commit fails, the search goes on
+from the state the commit really left (its sent writes are answered from the ledger, never sent again)."""
+
+
+def _after_failed_commit(
+    search: SearchSettings, trace: Trace, commit: WritePolicy | None, calls: int, started: float, commits: int
+) -> SearchSettings | None:
+    """The settings of one more search when the commit failed and budget is left; None to stop."""
+    budget = search.budget
+    left_calls, left_s = budget.lm_calls - calls, budget.wall_s - (time.monotonic() - started)
+    failed = commit is not None and commit.send and not trace.feasible and len(commit.ledger) > 0
+    if not failed or commits >= MAX_COMMITS or left_calls < 2 or left_s <= 0:
+        return None
+    rest = budget.model_copy(update={"lm_calls": left_calls, "wall_s": left_s})
+    return search.model_copy(update={"budget": rest, "seed": search.seed + 1})
 
 
 def _verdict(best: Evaluated | None) -> dict[str, Any]:

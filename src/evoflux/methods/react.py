@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from evoflux.errors import EvofluxError
-from evoflux.methods.base import MethodSettings, QuietObserver, visible_tools
+from evoflux.methods.base import MethodSettings, QuietObserver, visible_tools, write_policy
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
 from evoflux.models.decoding import opening_temperature
 from evoflux.models.lm import Usage
 from evoflux.planner.plans import ReactTurn
 from evoflux.protocols import ReactPlanner, ToolCaller
 from evoflux.search.budget import Spend
-from evoflux.servers.tools import ToolSpec, output_value
+from evoflux.servers.tools import ToolSpec, output_value, tool_failure
 from evoflux.workflow.diagnostics import Diagnostic, Stage, render
 from evoflux.workflow.evidence import evidence_text, render_value
-from evoflux.workflow.execute import tool_failure
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import check_arguments
+from evoflux.workflow.writes import REFUSED, Confirm, WritePolicy, send_once
 
 if TYPE_CHECKING:
     from evoflux.protocols import Judge, Observer, Planner
@@ -58,8 +58,14 @@ def _decode(reply: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | str | 
 class _Run:
     """The state of one ReAct run: the history the model sees, and the calls sent as workflow nodes."""
 
-    def __init__(self, caller: ToolCaller, tools: Sequence[ToolSpec], settings: MethodSettings) -> None:
-        self.caller, self.settings = caller, settings
+    def __init__(
+        self,
+        caller: ToolCaller,
+        tools: Sequence[ToolSpec],
+        settings: MethodSettings,
+        writes: WritePolicy | None,
+    ) -> None:
+        self.caller, self.settings, self.writes = caller, settings, writes
         self.tools = {spec.name: spec for spec in tools}
         self.history: list[ReactTurn] = []
         self.nodes: list[Node] = []
@@ -82,8 +88,17 @@ class _Run:
             self.reject(tool, args, "the call was not sent:\n" + render(problems))
             return
         observer.event(Event(kind="started", node=node_id, tool=tool))
-        result = await self.caller.call_tool(tool, args, timeout=self.settings.execution.call_timeout_s)
-        self.trace.tool_calls += 1
+        timeout = self.settings.execution.call_timeout_s
+        if self.writes is not None and spec.changes_state:
+            result, how = await send_once(self.caller, spec, args, self.writes, node=node_id, timeout=timeout)
+            if result is None:
+                why = "not sent: this is a dry run" if how == "staged" else REFUSED.format(tool=tool)
+                self.reject(tool, args, why)
+                return
+            self.trace.tool_calls += how == "sent"
+        else:
+            result = await self.caller.call_tool(tool, args, timeout=timeout)
+            self.trace.tool_calls += 1
         reason = tool_failure(result)
         output = None if reason else output_value(result)
         self.nodes.append(Node(id=node_id, tool=tool, args=args))
@@ -167,6 +182,7 @@ async def react(
     settings: MethodSettings,
     observer: Observer | None = None,
     judge: Judge | None = None,
+    confirm: Confirm | None = None,
 ) -> RunResult:
     """Run ReAct on one task (see the module docstring). Raises `EvofluxError` for a planner without
     `react_step`."""
@@ -178,7 +194,8 @@ async def react(
     observer = observer or QuietObserver()
     started, usage0 = time.monotonic(), planner.usage
     tools = visible_tools(task, caller, settings.top_k_tools)
-    run = _Run(caller, tools, settings)
+    writes = write_policy(settings, observer, confirm, commit=True)  # each call is the model's chosen act
+    run = _Run(caller, tools, settings, writes)
     limit, budget = max_steps(settings), settings.search.budget
     spend = Spend(budget, usage0)
     final: str | None = None
@@ -247,6 +264,8 @@ async def react(
         diagnostics=trace.diagnostics,
         usage=RunUsage.of(spent, trace.tool_calls, time.monotonic() - started),
         seed=settings.seed,
+        writes=list(writes.ledger.entries) if writes is not None else [],
+        write_mode=settings.writes,
         search={
             "steps": len(run.history),
             "stopped_because": stopped,

@@ -10,6 +10,7 @@ from evoflux.models.lm import Usage
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
+from evoflux.workflow.writes import SentWrite
 
 __all__ = ["RunResult", "RunUsage", "workflow_json"]
 
@@ -49,6 +50,13 @@ class RunResult(BaseModel):
     seed: int = 0
     planner: str = ""
     search: dict[str, Any] | None = None
+    writes: list[SentWrite] = Field(
+        default_factory=list, description="Every state-changing call the run sent, in order."
+    )
+    write_mode: str = "live"
+    staged: list[dict[str, Any]] = Field(
+        default_factory=list, description="Writes the chosen workflow would send (left unsent: dry run)."
+    )
 
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

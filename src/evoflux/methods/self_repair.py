@@ -7,7 +7,14 @@ import time
 
 import anyio
 
-from evoflux.methods.base import MethodSettings, QuietObserver, final_trace, run_result, visible_tools
+from evoflux.methods.base import (
+    MethodSettings,
+    QuietObserver,
+    final_trace,
+    run_result,
+    visible_tools,
+    write_policy,
+)
 from evoflux.methods.result import RunResult
 from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
@@ -17,6 +24,7 @@ from evoflux.workflow.execute import CallCache
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 from evoflux.workflow.validate import canonicalise_tools
+from evoflux.workflow.writes import Confirm
 
 __all__ = ["self_repair"]
 
@@ -28,6 +36,7 @@ async def self_repair(
     settings: MethodSettings,
     observer: Observer | None = None,
     judge: Judge | None = None,
+    confirm: Confirm | None = None,
 ) -> RunResult:
     """Plan, then re-plan from the diagnostics (and the outputs that ran) until the workflow is feasible
     or the model-call budget of the search is spent: the control that shows whether evolution beats
@@ -40,21 +49,30 @@ async def self_repair(
     plan = await anyio.to_thread.run_sync(
         lambda: planner.plan(task, tools, seed=settings.seed, temperature=opening_temperature(settings.seed))
     )
+    staged = write_policy(settings, observer, confirm, commit=False)
+    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger if staged else None)
     attempt = tool_calls = 0
     while True:
         workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
         observer.planned(workflow, plan.diagnostics)
         trace = await final_trace(
-            task, workflow, plan.diagnostics, caller, planner, settings, observer, cache
+            task, workflow, plan.diagnostics, caller, planner, settings, observer, cache, staged
         )
+        if trace.pending and not trace.diagnostics and commit is not None and commit.send:
+            tool_calls += trace.tool_calls  # it runs through with its writes held back: commit it
+            trace = await final_trace(
+                task, workflow, plan.diagnostics, caller, planner, settings, observer, cache, commit
+            )
         attempt, tool_calls = attempt + 1, tool_calls + trace.tool_calls
+        if trace.pending and not trace.diagnostics:  # a dry run: it would send its writes now
+            break
         spent = planner.usage.calls - calls0
         if trace.feasible or spent + 2 > budget.lm_calls or time.monotonic() - started > budget.wall_s:
             break
         plan = await anyio.to_thread.run_sync(
             _retry, planner, task, tools, workflow, trace, settings.seed + attempt
         )
-    result = run_result("self-repair", task, workflow, trace, planner, settings, started)
+    result = run_result("self-repair", task, workflow, trace, planner, settings, started, commit)
     usage = result.usage.model_copy(update={"tool_calls": tool_calls})
     return result.model_copy(update={"search": {"attempts": attempt}, "usage": usage})
 

@@ -6,12 +6,20 @@ import time
 
 import anyio
 
-from evoflux.methods.base import MethodSettings, QuietObserver, final_trace, run_result, visible_tools
+from evoflux.methods.base import (
+    MethodSettings,
+    QuietObserver,
+    final_trace,
+    run_result,
+    visible_tools,
+    write_policy,
+)
 from evoflux.methods.result import RunResult
 from evoflux.models.decoding import opening_temperature
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.workflow.execute import CallCache
 from evoflux.workflow.validate import canonicalise_tools
+from evoflux.workflow.writes import Confirm
 
 __all__ = ["zero_shot"]
 
@@ -23,6 +31,7 @@ async def zero_shot(
     settings: MethodSettings,
     observer: Observer | None = None,
     judge: Judge | None = None,
+    confirm: Confirm | None = None,
 ) -> RunResult:
     """Plan once, validate, execute, answer: the baseline the search must beat."""
     observer = observer or QuietObserver()
@@ -33,7 +42,8 @@ async def zero_shot(
     )
     workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
     observer.planned(workflow, plan.diagnostics)
+    writes = write_policy(settings, observer, confirm, commit=True)  # its one execution is the commit
     trace = await final_trace(
-        task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache()
+        task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache(), writes
     )
-    return run_result("zero-shot", task, workflow, trace, planner, settings, started)
+    return run_result("zero-shot", task, workflow, trace, planner, settings, started, writes)

@@ -19,7 +19,7 @@ SPEC_FORMS = (
     "gguf:PATH (a local GGUF file, embedded)",
     "openai:MODEL@BASE_URL (an OpenAI-compatible server, e.g. openai:qwen2.5:1.5b@http://localhost:11434/v1;"
     " without @BASE_URL, $OPENAI_BASE_URL)",
-    "scripted:PATH (a test double for `evoflux bench`, not a model: canned replies from a JSON file)",
+    "scripted:PATH (a test double for tests and demos, not a model: canned replies from a JSON file)",
 )
 SCRIPTED = "scripted:"
 _OPENAI = re.compile(r"^openai:(?P<model>.+?)(?:@(?P<url>https?://\S+))?$")

@@ -166,7 +166,7 @@ def compute_fitness(
     executed = sum(i in ok for i in ids) / len(ids) if ids else 0.0
     if trace.diagnostics:
         reached = int(trace.stage)
-    elif trace.answer is not None and all(i in ok for i in ids):
+    elif trace.answer is not None and all(i in ok or i in trace.pending for i in ids):
         reached, executed = ANSWERED, 1.0
     else:
         reached = int(Stage.ANSWER)

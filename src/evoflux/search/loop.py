@@ -31,6 +31,7 @@ from evoflux.workflow.execute import CallCache, ExecutionSettings
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 from evoflux.workflow.validate import canonicalise_tools, validate
+from evoflux.workflow.writes import WritePolicy
 
 __all__ = [
     "SOLVED_COVERAGE",
@@ -80,9 +81,12 @@ async def evolve(
     judge: Judge | None = None,
     on_generation: Callable[[dict[str, Any]], None] | None = None,
     on_candidate: Listener | None = None,
+    writes: WritePolicy | None = None,
 ) -> SearchOutcome:
-    """Evolve workflows for `task` until solved or out of budget; never raises for a bad candidate."""
+    """Evolve workflows for `task` until solved or out of budget; never raises for a bad candidate.
+    `writes` (usually staged) says what evaluations do with calls that may change state."""
     s = _Search(task, caller, planner, tools, settings, judge or planner, on_candidate)
+    s.writes = writes
     budget, switches, rng = settings.budget, settings.switches, s.rng
     await s.seed_population()
     out = SearchOutcome(best=s.best())
@@ -146,6 +150,7 @@ class _Search:
         self.spend = Spend(settings.budget, planner.usage)
         self.evaluated: dict[str, Evaluated] = {}
         self._coverage: dict[str, Coverage | None] = {}
+        self.writes: WritePolicy | None = None
         self._calls = 0
 
     # -- budget and bookkeeping --------------------------------------------------------------------
@@ -230,7 +235,12 @@ class _Search:
 
         async def run(workflow: Workflow) -> Trace:
             trace = await evaluate(
-                self.task, workflow, self.caller, settings=self.settings.execution, cache=self.cache
+                self.task,
+                workflow,
+                self.caller,
+                settings=self.settings.execution,
+                cache=self.cache,
+                writes=self.writes,
             )
             self.spend.tool_calls += trace.tool_calls
             return trace
@@ -347,7 +357,12 @@ class _Search:
         workflow = candidate.workflow
         if execute:
             trace = await evaluate(
-                self.task, workflow, self.caller, settings=self.settings.execution, cache=self.cache
+                self.task,
+                workflow,
+                self.caller,
+                settings=self.settings.execution,
+                cache=self.cache,
+                writes=self.writes,
             )
             self.spend.tool_calls += trace.tool_calls
         else:

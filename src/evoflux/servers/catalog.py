@@ -26,6 +26,7 @@ from evoflux.servers.toollist import (
     QUARANTINED,
     TRUNCATION_MARKER,
     Pins,
+    apply_rules,
     list_tools,
     to_result,
 )
@@ -209,6 +210,7 @@ class Catalog:
         return out
 
     def _set_tools(self, link: Link, tools: Mapping[str, ToolSpec]) -> None:
+        tools = apply_rules(self._config.servers[link.name], tools)
         link.tools = dict(tools)
         self._pins.observe(tools)
         self._publish()

@@ -19,6 +19,7 @@ __all__ = [
     "ServerConfig",
     "ServersConfig",
     "StdioServer",
+    "ToolRulesConfig",
     "default_servers_path",
     "evoflux_home",
     "load_servers",
@@ -29,13 +30,37 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _STDIO_KEYS = {"command", "args", "env", "cwd"}
 _HTTP_KEYS = {"url", "headers", "allowPrivateNetwork"}
-_COMMON_KEYS = {"type", "disabled", "description"}
+_COMMON_KEYS = {
+    "type",
+    "disabled",
+    "description",
+    "readOnlyTools",
+    "writeTools",
+    "destructiveTools",
+    "allowTools",
+    "denyTools",
+}
 
 
-class StdioServer(BaseModel):
+class ToolRulesConfig(BaseModel):
+    """Per-server tool rules: which tools the planner may see, and the effect class of tools whose server
+    does not annotate them (or annotates them wrongly). Each entry is a tool name or an fnmatch pattern."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    read_only_tools: list[str] = Field(default_factory=list, alias="readOnlyTools")
+    write_tools: list[str] = Field(default_factory=list, alias="writeTools")
+    destructive_tools: list[str] = Field(default_factory=list, alias="destructiveTools")
+    allow_tools: list[str] | None = Field(
+        default=None, alias="allowTools", description="Only these tools are listed (default: all)."
+    )
+    deny_tools: list[str] = Field(default_factory=list, alias="denyTools", description="Never listed.")
+
+
+class StdioServer(ToolRulesConfig):
     """A server Evoflux launches as a subprocess and talks to over stdin/stdout."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     command: str = Field(
         min_length=1, description="Executable, looked up on PATH then next to sys.executable."
@@ -50,7 +75,7 @@ class StdioServer(BaseModel):
         return " ".join([self.command, *self.args])
 
 
-class HttpServer(BaseModel):
+class HttpServer(ToolRulesConfig):
     """A server already running somewhere, reached over Streamable HTTP."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)

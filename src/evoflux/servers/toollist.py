@@ -12,10 +12,19 @@ from collections.abc import Mapping
 import mcp_types as types
 from mcp.client.session import ClientSession
 
+from evoflux.servers.effects import ToolRules, allowed, configured_effect
 from evoflux.servers.schemas import schema_problem
 from evoflux.servers.tools import ToolResult, ToolSpec
 
-__all__ = ["MAX_LIST_PAGES", "QUARANTINED", "TRUNCATION_MARKER", "Pins", "list_tools", "to_result"]
+__all__ = [
+    "MAX_LIST_PAGES",
+    "QUARANTINED",
+    "TRUNCATION_MARKER",
+    "Pins",
+    "apply_rules",
+    "list_tools",
+    "to_result",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +55,7 @@ async def list_tools(session: ClientSession, server: str) -> dict[str, ToolSpec]
                 output_schema=tool.output_schema,
                 unusable=f"its input schema is unusable: {problem}" if problem else None,
                 read_only=tool.annotations.read_only_hint if tool.annotations else None,
+                destructive=tool.annotations.destructive_hint if tool.annotations else None,
             )
             tools.setdefault(spec.name, spec)
         if page.next_cursor is None:  # an empty-string cursor is still a cursor
@@ -61,9 +71,21 @@ async def list_tools(session: ClientSession, server: str) -> dict[str, ToolSpec]
     return tools
 
 
+def apply_rules(rules: ToolRules, tools: Mapping[str, ToolSpec]) -> dict[str, ToolSpec]:
+    """The tools the server's config allows, each with the effect class the config gives it, if any."""
+    kept: dict[str, ToolSpec] = {}
+    for key, spec in tools.items():
+        if allowed(rules, spec.tool):
+            effect = configured_effect(rules, spec.tool)
+            update = {} if effect is None else {"effect": effect, "effect_source": "config"}
+            kept[key] = spec.model_copy(update=update) if update else spec
+    return kept
+
+
 def definition_hash(spec: ToolSpec) -> str:
-    """A digest of what the model is shown and what a call must satisfy: description and both schemas."""
-    definition = [spec.description, spec.input_schema, spec.output_schema]
+    """A digest of what the model is shown and what a call must satisfy: description, both schemas and the
+    effect hints."""
+    definition = [spec.description, spec.input_schema, spec.output_schema, spec.read_only, spec.destructive]
     text = json.dumps(definition, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

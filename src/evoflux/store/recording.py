@@ -13,6 +13,7 @@ from evoflux.store.runs import RunStore
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event
+from evoflux.workflow.writes import SentWrite
 
 __all__ = ["RecordingObserver", "config_secrets", "default_store_path"]
 
@@ -43,6 +44,10 @@ class RecordingObserver:
 
     def generation(self, summary: dict[str, Any]) -> None:
         self.inner.generation(summary)
+
+    def write(self, entry: SentWrite) -> None:
+        self.store.record_write(self.run_id, entry)  # at once: a run killed mid-call still leaves its record
+        self.inner.write(entry)
 
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         c = item.candidate

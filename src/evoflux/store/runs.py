@@ -18,10 +18,12 @@ from evoflux.search.population import Candidate, signature
 from evoflux.store.redaction import MIN_SECRET, REDACTED, redact
 from evoflux.workflow.diagnostics import Diagnostic, earliest_stage
 from evoflux.workflow.graph import Workflow
+from evoflux.workflow.writes import SentWrite
 
 __all__ = ["MAX_OUTPUTS_BYTES", "REDACTED", "SCHEMA_VERSION", "RunStore", "plan_json", "redact"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added `writes`; a version-1 store is upgraded in place when opened."""
 MAX_OUTPUTS_BYTES = 16 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,12 +45,16 @@ CREATE TABLE IF NOT EXISTS edits (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, generation INTEGER NOT NULL,
     parent TEXT, child TEXT NOT NULL, operators TEXT NOT NULL, mode TEXT NOT NULL,
     created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS writes (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    node TEXT NOT NULL, tool TEXT NOT NULL, effect TEXT NOT NULL, arguments TEXT NOT NULL,
+    status TEXT NOT NULL, reply TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (run_id, seq));
 CREATE INDEX IF NOT EXISTS candidates_run ON candidates (run_id, seq);
 CREATE INDEX IF NOT EXISTS edits_run ON edits (run_id, id);
 CREATE INDEX IF NOT EXISTS runs_task ON runs (task);
 """
 _JSON: tuple[str, ...] = ("settings", "prompt", "result", "workflow", "fitness", "edits")
-_JSON += ("diagnostics", "coverage", "operators")
+_JSON += ("diagnostics", "coverage", "operators", "arguments")
 _USAGE = ("lm_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "tool_calls", "wall_s")
 
 
@@ -228,12 +234,32 @@ class RunStore:
             if self._conn.execute(sql, (*row.values(), run_id)).rowcount == 0:
                 raise KeyError(f"no run {run_id}")
 
+    def record_write(self, run_id: int, entry: SentWrite) -> None:
+        """Record a state-changing call as it goes out, and again when it returns (same `seq`)."""
+        row = {
+            "run_id": run_id,
+            "seq": entry.seq,
+            "node": self._text(entry.node),
+            "tool": self._text(entry.tool),
+        }
+        row |= {"effect": entry.effect, "arguments": self._json(entry.arguments), "at": entry.at}
+        row |= {"status": entry.status, "reply": self._text(entry.result)}
+        self._insert(
+            "writes",
+            row,
+            "ON CONFLICT (run_id, seq) DO UPDATE SET status = excluded.status, reply = excluded.reply",
+        )
+
     # -- reading -------------------------------------------------------------------------------------
 
     def runs(self) -> list[dict[str, Any]]:
         """One dict per run (JSON columns parsed, plus `candidates`: how many), oldest first."""
         count = "(SELECT count(*) FROM candidates c WHERE c.run_id = runs.id) AS candidates"
         return self._read(f"SELECT runs.*, {count} FROM runs ORDER BY id")
+
+    def writes(self, run_id: int) -> list[dict[str, Any]]:
+        """The state-changing calls the run sent (or was sending when it stopped), in order."""
+        return self._read("SELECT * FROM writes WHERE run_id = ? ORDER BY seq", (run_id,))
 
     def candidates(self, run_id: int) -> list[dict[str, Any]]:
         """The run's candidates in the order recorded; `outputs` stays text when truncated."""

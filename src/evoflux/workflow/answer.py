@@ -14,7 +14,7 @@ __all__ = ["compose_answer"]
 
 def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWriter | None = None) -> None:
     """Fill `trace.answer` from executed outputs, or add an `answer` diagnostic saying why not."""
-    if trace.diagnostics or any(run.status != "ok" for run in trace.runs.values()):
+    if trace.diagnostics or any(run.status not in ("ok", "staged", "waiting") for run in trace.runs.values()):
         return
     sources = answer_sources(workflow)
     evidence = evidence_text(workflow, trace)
@@ -27,6 +27,9 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
                 hint="name in answer.uses the nodes whose outputs answer the task",
             )
         )
+        return
+    if trace.pending:  # a staged candidate: what ran, and the writes it would send
+        trace.answer, trace.answer_evidence = evidence, sources
         return
     draft = ""
     if workflow.answer.template:

@@ -12,6 +12,7 @@ from evoflux.workflow.execute import CallCache, ExecutionSettings, execute
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event, Trace
 from evoflux.workflow.validate import validate
+from evoflux.workflow.writes import WritePolicy
 
 __all__ = ["evaluate"]
 
@@ -25,6 +26,7 @@ async def evaluate(
     settings: ExecutionSettings | None = None,
     cache: CallCache | None = None,
     on_event: Callable[[Event], None] | None = None,
+    writes: WritePolicy | None = None,
 ) -> Trace:
     """Static checks first; only a statically valid workflow is executed, and only a fully executed one
     gets an answer (written in a worker thread, since model calls block)."""
@@ -32,7 +34,7 @@ async def evaluate(
     problems = validate(workflow, caller.tools, settings.limits)
     if problems:
         return Trace(diagnostics=problems)
-    trace = await execute(workflow, caller, settings=settings, cache=cache, on_event=on_event)
+    trace = await execute(workflow, caller, settings=settings, cache=cache, on_event=on_event, writes=writes)
     if not trace.diagnostics:
         await anyio.to_thread.run_sync(compose_answer, task, workflow, trace, writer)
     return trace

@@ -43,15 +43,24 @@ def evidence_text(
     workflow: Workflow, trace: Trace, max_chars: int = 4000, *, every_node: bool = False
 ) -> str:
     """What the executed sources (or, with `every_node`, all executed nodes) returned, one block per
-    node, bounded."""
+    node, bounded; staged writes and the nodes waiting for them are listed as such."""
     blocks = []
     budget = max_chars
-    for node_id in [n.id for n in workflow.nodes] if every_node else answer_sources(workflow):
+    order = [n.id for n in workflow.nodes] if every_node else answer_sources(workflow)
+    order += [node for node in trace.pending if node not in order]
+    for node_id in order:
         run = trace.runs.get(node_id)
-        if run is None or run.status != "ok":
+        if run is None or run.status not in ("ok", "staged", "waiting"):
             continue
         args = json.dumps(run.arguments or {}, ensure_ascii=False, default=str)
-        block = f"{node_id} = {run.tool}({args[:300]}) returned: {render_value(run.output, max(200, budget))}"
+        if run.status == "staged":
+            block = f"{node_id} = {run.tool}({args[:300]}) is staged: sent once, when this workflow is chosen"
+        elif run.status == "waiting":
+            block = f"{node_id} = {run.tool}(...) waits for a staged write"
+        else:
+            block = (
+                f"{node_id} = {run.tool}({args[:300]}) returned: {render_value(run.output, max(200, budget))}"
+            )
         blocks.append(block)
         budget -= len(block)
         if budget <= 200:

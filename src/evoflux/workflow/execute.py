@@ -12,14 +12,18 @@ from pydantic import BaseModel
 
 from evoflux.protocols import ToolCaller
 from evoflux.servers.argschema import NO_VALUE, coerce, properties
-from evoflux.servers.tools import ToolResult, ToolSpec, output_value
+from evoflux.servers.tools import ToolResult, ToolSpec, output_value, tool_failure
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.refs import Ref, RefError, as_ref, find_refs, resolve_path, substitute
 from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import Limits, check_arguments
+from evoflux.workflow.writes import REFUSED, REFUSED_HINT, WritePolicy, send_once
 
-__all__ = ["CallCache", "ExecutionSettings", "execute", "tool_failure"]
+__all__ = ["CallCache", "ExecutionSettings", "execute"]
+
+Fail = Callable[..., Diagnostic]
+"""Makes the diagnostic of a failed node: (stage, message, hint, path=None)."""
 
 
 class ExecutionSettings(BaseModel):
@@ -73,38 +77,6 @@ def _fit_referenced(
     return fitted
 
 
-_ERROR_PREFIXES = ("error", "exception", "traceback", "failed", "invalid", "unknown tool")
-
-
-def _reports_failure(item: dict[str, Any]) -> bool:
-    return item.get("success") is False or item.get("ok") is False or item.get("status") == "error"
-
-
-def tool_failure(result: ToolResult) -> str | None:
-    """Why a result is a failure: `isError`, an error payload returned as a normal result, or a batch
-    whose every item reports a failure (`{"results": [{"success": false, "error": ...}, ...]}`)."""
-    if result.is_error:
-        return (result.text or result.error_kind or "the tool reported an error").strip()[:500]
-    value = output_value(result)
-    if isinstance(value, dict):
-        if _reports_failure(value):
-            return json.dumps(value, default=str)[:500]
-        error = value.get("error")
-        if error and len([k for k in value if value[k] not in (None, "", [], {})]) <= 2:
-            return str(error)[:500]
-        for items in value.values():
-            if (
-                isinstance(items, list)
-                and items
-                and all(isinstance(i, dict) and (_reports_failure(i) or i.get("error")) for i in items)
-            ):
-                return "every item failed: " + json.dumps(items[0], default=str)[:450]
-    text = result.text.strip().lower()
-    if result.structured is None and text.startswith(_ERROR_PREFIXES):
-        return result.text.strip()[:500]
-    return None
-
-
 async def execute(
     workflow: Workflow,
     caller: ToolCaller,
@@ -112,8 +84,10 @@ async def execute(
     settings: ExecutionSettings | None = None,
     cache: CallCache | None = None,
     on_event: Callable[[Event], None] | None = None,
+    writes: WritePolicy | None = None,
 ) -> Trace:
-    """Execute every node of a statically valid workflow. Never raises for a tool failure."""
+    """Execute every node of a statically valid workflow. Never raises for a tool failure. `writes` says
+    what happens to calls that may change state (see `WritePolicy`); without it they are sent as is."""
     settings = settings or ExecutionSettings()
     cache = cache if cache is not None else CallCache()
     trace = Trace()
@@ -121,8 +95,10 @@ async def execute(
     limiter = anyio.CapacityLimiter(settings.max_parallel)
     notify = on_event or (lambda event: None)
     failed: set[str] = set()
+    pending: set[str] = set()  # staged writes and the nodes that wait for them
+    staged_servers: set[str] = set()  # a later call to such a server would read the state before the write
     deps = workflow.dependencies()
-    writes: dict[str, list[str]] = {}  # server -> its state-changing calls so far, in order
+    written: dict[str, list[str]] = {}  # server -> its state-changing calls so far, in order
 
     async def run_node(node_id: str) -> None:
         node = workflow.node(node_id)
@@ -132,8 +108,21 @@ async def execute(
             trace.runs[node_id] = NodeRun(node=node_id, tool=node.tool, status="skipped")
             notify(Event(kind="skipped", node=node_id, tool=node.tool, detail="an upstream node failed"))
             return
+        spec = caller.tools.get(node.tool)
+        if deps[node_id] & pending or (spec is not None and spec.server in staged_servers):
+            pending.add(node_id)
+            trace.runs[node_id] = NodeRun(node=node_id, tool=node.tool, status="waiting")
+            notify(Event(kind="waiting", node=node_id, tool=node.tool, detail="waits for a staged write"))
+            return
         run, diagnostic = await _call(node_id, node.tool, node.args)
         trace.runs[node_id] = run
+        if run.status == "staged":
+            pending.add(node_id)
+            staged_servers.add(spec.server if spec is not None else "")
+            notify(
+                Event(kind="staged", node=node_id, tool=node.tool, detail="sent once this workflow is chosen")
+            )
+            return
         if diagnostic is not None:
             failed.add(node_id)
             trace.diagnostics.append(diagnostic)
@@ -168,8 +157,10 @@ async def execute(
         problems = check_arguments(node_id, arguments, spec, settings.limits)
         if problems:
             return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
+        if writes is not None and spec.changes_state:
+            return await _write(node_id, spec, arguments, writes, fail)
         notify(Event(kind="started", node=node_id, tool=tool))
-        after = "\x01".join(writes.get(spec.server, []))
+        after = "\x01".join(written.get(spec.server, []))
         result = cache.get(tool, arguments, after)
         cached = result is not None
         if result is None:
@@ -178,7 +169,32 @@ async def execute(
             trace.tool_calls += 1
             cache.put(tool, arguments, result, after)
         if spec.changes_state:  # later calls to this server see another state
-            writes.setdefault(spec.server, []).append(CallCache.key(tool, arguments))
+            written.setdefault(spec.server, []).append(CallCache.key(tool, arguments))
+        return _finished(node_id, tool, arguments, result, cached, fail)
+
+    async def _write(
+        node_id: str, spec: ToolSpec, arguments: dict[str, Any], policy: WritePolicy, fail: Fail
+    ) -> tuple[NodeRun, Diagnostic | None]:
+        """A call that may change state, under the run's write policy (see `send_once`)."""
+        written.setdefault(spec.server, []).append(CallCache.key(spec.name, arguments))
+        if policy.send and policy.ledger.get(spec.name, arguments) is None:
+            notify(Event(kind="started", node=node_id, tool=spec.name))
+        async with limiter:
+            result, how = await send_once(
+                caller, spec, arguments, policy, node=node_id, timeout=settings.call_timeout_s
+            )
+        if result is not None:
+            trace.tool_calls += how == "sent"
+            return _finished(node_id, spec.name, arguments, result, how == "replayed", fail)
+        status: Literal["staged", "refused"] = "staged" if how == "staged" else "refused"
+        run = NodeRun(node=node_id, tool=spec.name, status=status, arguments=arguments)
+        if how == "staged":
+            return run, None
+        return run, fail(Stage.EXECUTE, REFUSED.format(tool=spec.name), REFUSED_HINT)
+
+    def _finished(
+        node_id: str, tool: str, arguments: dict[str, Any], result: ToolResult, cached: bool, fail: Fail
+    ) -> tuple[NodeRun, Diagnostic | None]:
         reason = tool_failure(result)
         status: Literal["ok", "error"] = "error" if reason else "ok"
         run = NodeRun(

@@ -11,7 +11,9 @@ from evoflux.workflow.diagnostics import Diagnostic, Stage, earliest_stage
 
 __all__ = ["Event", "NodeRun", "Trace"]
 
-Status = Literal["ok", "error", "skipped"]
+Status = Literal["ok", "error", "skipped", "staged", "waiting", "refused"]
+"""`staged`: a call that may change state, held back during a search; `waiting`: a node that needs a
+staged write first; `refused`: a destructive call nobody confirmed."""
 
 
 class NodeRun(BaseModel):
@@ -39,6 +41,11 @@ class Trace(BaseModel):
     @property
     def outputs(self) -> dict[str, Any]:
         return {node: run.output for node, run in self.runs.items() if run.status == "ok"}
+
+    @property
+    def pending(self) -> list[str]:
+        """Nodes held back: staged writes and the nodes that wait for them."""
+        return [node for node, run in self.runs.items() if run.status in ("staged", "waiting")]
 
     @property
     def executed(self) -> int:

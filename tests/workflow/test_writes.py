@@ -1,0 +1,217 @@
+"""Side effects against a real server that counts the writes it receives (the toy server over stdio):
+effect classes and config rules, staged writes, the ledger that sends each write once, confirmation of
+destructive calls, and a search whose candidates differ in a write. `ScriptedPlanner` stands in for the
+model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from evoflux.methods import MethodSettings, run_method
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.fitness import Coverage
+from evoflux.search.budget import Budget
+from evoflux.search.loop import SearchSettings
+from evoflux.servers.catalog import Catalog, open_catalog
+from evoflux.servers.config import parse_servers
+from evoflux.servers.effects import effect_of
+from evoflux.servers.tools import ToolSpec
+from evoflux.workflow.execute import execute
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.writes import Ledger, SentWrite, WritePolicy
+
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def toy_config(**rules: Any) -> Any:
+    entry = {"command": sys.executable, "args": [TOY], **rules}
+    return parse_servers({"mcpServers": {"toy": entry}}, environ={})
+
+
+@pytest.fixture
+async def catalog() -> AsyncIterator[Catalog]:
+    with anyio.fail_after(30):
+        async with open_catalog(toy_config(), call_timeout=10) as live:
+            yield live
+
+
+async def writes_received(catalog: Catalog) -> int:
+    result = await catalog.call_tool("toy.writes", {}, timeout=10)
+    return int(result.text)
+
+
+async def kept(catalog: Catalog, key: str) -> str:
+    return (await catalog.call_tool("toy.fetch", {"key": key}, timeout=10)).text
+
+
+def workflow(*nodes: dict[str, Any]) -> Workflow:
+    return Workflow.model_validate({"nodes": list(nodes), "answer": {"uses": [nodes[-1]["id"]]}})
+
+
+APPEND_A = {"id": "n1", "tool": "toy.append", "args": {"key": "log", "value": "a"}}
+READ_LOG = {"id": "n2", "tool": "toy.fetch", "args": {"key": "log"}}
+
+
+def test_effect_classes_follow_the_annotations_and_the_mcp_defaults() -> None:
+    assert effect_of(True, None) == ("read", "server")
+    assert effect_of(False, False) == ("write", "server")
+    assert effect_of(None, False) == ("write", "server")
+    assert effect_of(False, True) == ("destructive", "server")
+    assert effect_of(False, None) == ("destructive", "spec default")
+    assert effect_of(None, None) == ("destructive", "spec default")
+    unannotated = ToolSpec(name="s.t", server="s", tool="t")
+    assert (unannotated.effect, unannotated.changes_state) == ("destructive", True)
+
+
+@pytest.mark.anyio
+async def test_the_catalog_shows_each_tool_s_class_and_where_it_came_from(catalog: Catalog) -> None:
+    tools = catalog.tools
+    assert (tools["toy.fetch"].effect, tools["toy.fetch"].effect_source) == ("read", "server")
+    assert (tools["toy.append"].effect, tools["toy.append"].effect_source) == ("write", "server")
+    assert (tools["toy.store"].effect, tools["toy.store"].effect_source) == ("destructive", "spec default")
+
+
+@pytest.mark.anyio
+async def test_the_config_overrides_classes_and_keeps_denied_tools_out_of_the_catalog() -> None:
+    config = toy_config(readOnlyTools=["store"], destructiveTools=["app*"], denyTools=["exit", "spawn"])
+    with anyio.fail_after(30):
+        async with open_catalog(config, call_timeout=10) as live:
+            assert (live.tools["toy.store"].effect, live.tools["toy.store"].effect_source) == (
+                "read",
+                "config",
+            )
+            assert live.tools["toy.append"].effect == "destructive"
+            assert "toy.exit" not in live.tools and "toy.spawn" not in live.tools
+            refused = await live.call_tool("toy.exit", {}, timeout=10)
+            assert refused.is_error  # a denied tool cannot be called either
+        async with open_catalog(toy_config(allowTools=["add", "echo"]), call_timeout=10) as narrow:
+            assert sorted(narrow.tools) == ["toy.add", "toy.echo"]
+
+
+@pytest.mark.anyio
+async def test_a_staged_write_is_not_sent_and_the_reads_after_it_wait(catalog: Catalog) -> None:
+    policy = WritePolicy(send=False)
+    with anyio.fail_after(30):
+        trace = await execute(workflow(APPEND_A, READ_LOG), catalog, writes=policy)
+        assert [trace.runs["n1"].status, trace.runs["n2"].status] == ["staged", "waiting"]
+        assert trace.diagnostics == [] and sorted(trace.pending) == ["n1", "n2"]
+        assert await writes_received(catalog) == 0
+        assert len(policy.ledger) == 0
+
+
+@pytest.mark.anyio
+async def test_a_committed_write_is_sent_once_and_answered_from_the_ledger_after(catalog: Catalog) -> None:
+    seen: list[SentWrite] = []
+    ledger = Ledger(on_change=lambda entry: seen.append(entry.model_copy()))
+    commit = WritePolicy(send=True, ledger=ledger)
+    with anyio.fail_after(30):
+        first = await execute(workflow(APPEND_A, READ_LOG), catalog, writes=commit)
+        again = await execute(workflow(APPEND_A, READ_LOG), catalog, writes=commit)
+        assert first.feasible is False and first.runs["n2"].output == "a"  # no answer step ran: no answer
+        assert again.runs["n1"].cached and again.runs["n2"].output == "a"
+        assert await writes_received(catalog) == 1
+        assert await kept(catalog, "log") == "a"
+    assert [(e.tool, e.status) for e in seen] == [("toy.append", "sending"), ("toy.append", "sent")]
+    assert [e.status for e in ledger.entries] == ["sent"]
+
+
+@pytest.mark.anyio
+async def test_a_destructive_call_is_sent_only_when_confirmed(catalog: Catalog) -> None:
+    store = workflow({"id": "n1", "tool": "toy.store", "args": {"key": "k", "value": "v"}})
+    asked: list[str] = []
+    with anyio.fail_after(30):
+        refused = await execute(store, catalog, writes=WritePolicy(send=True))
+        assert refused.runs["n1"].status == "refused"
+        assert "not sent" in refused.diagnostics[0].message
+        assert await writes_received(catalog) == 0
+        yes = WritePolicy(send=True, confirm=lambda tool, args: asked.append(tool) or True)
+        sent = await execute(store, catalog, writes=yes)
+        assert sent.runs["n1"].status == "ok" and asked == ["toy.store"]
+        assert await writes_received(catalog) == 1
+
+
+def settings(writes: str, **budget: Any) -> MethodSettings:
+    search = SearchSettings(budget=Budget(**{"generations": 3, "seeds": 3, "lm_calls": 30, **budget}))
+    return MethodSettings(search=search, writes=writes)  # type: ignore[arg-type]
+
+
+def appends(value: str) -> dict[str, Any]:
+    return {
+        "nodes": [{"id": "n1", "tool": "toy.append", "args": {"key": "log", "value": value}}],
+        "answer": {"uses": ["n1"]},
+    }
+
+
+@pytest.mark.anyio
+async def test_a_search_whose_candidates_differ_in_a_write_sends_one_write(catalog: Catalog) -> None:
+    planner = ScriptedPlanner(
+        [appends("a"), appends("b"), appends("c")], judge_fn=lambda t, e, a: Coverage(score=0.5)
+    )
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", "Log one value.", catalog, planner, settings("staged"))
+        assert await writes_received(catalog) == 1
+    assert [(w.tool, w.status) for w in result.writes] == [("toy.append", "sent")]
+    assert result.write_mode == "staged" and result.feasible
+
+
+@pytest.mark.anyio
+async def test_live_mode_sends_every_candidate_s_writes(catalog: Catalog) -> None:
+    planner = ScriptedPlanner(
+        [appends("a"), appends("b"), appends("c")], judge_fn=lambda t, e, a: Coverage(score=0.5)
+    )
+    with anyio.fail_after(120):
+        await run_method("evoflux", "Log one value.", catalog, planner, settings("live"))
+        assert await writes_received(catalog) >= 2  # today's behaviour, kept for sandboxes
+
+
+@pytest.mark.anyio
+async def test_a_dry_run_sends_nothing_and_lists_the_writes_it_would_send(catalog: Catalog) -> None:
+    planner = ScriptedPlanner([appends("a")], judge_fn=lambda t, e, a: Coverage(score=0.5))
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", "Log one value.", catalog, planner, settings("dry-run"))
+        assert await writes_received(catalog) == 0
+    assert result.writes == [] and not result.feasible
+    assert [(s["tool"], s["arguments"]) for s in result.staged] == [
+        ("toy.append", {"key": "log", "value": "a"})
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_failed_commit_is_repaired_without_resending_the_writes_before_it(catalog: Catalog) -> None:
+    refused_second = {
+        "nodes": [
+            {"id": "n1", "tool": "toy.append", "args": {"key": "log", "value": "a"}},
+            {"id": "n2", "tool": "toy.reject", "args": {"value": "b"}},
+        ],
+        "answer": {"uses": ["n2"]},
+    }
+    fixed = {
+        "nodes": [
+            {"id": "n1", "tool": "toy.append", "args": {"key": "log", "value": "a"}},
+            {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "b"}},
+        ],
+        "answer": {"uses": ["n2"]},
+    }
+    solved = lambda task, evidence, answer: Coverage(score=1.0)  # noqa: E731 - a judge that accepts all
+    planner = ScriptedPlanner([refused_second, fixed], judge_fn=solved)
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", "Log a then b.", catalog, planner, settings("staged", seeds=1))
+        assert await kept(catalog, "log") == "a,b"  # `a` went out once, in the first commit
+        assert await writes_received(catalog) == 3  # append a, reject b, then append b
+    assert [(w.tool, w.arguments["value"], w.status) for w in result.writes] == [
+        ("toy.append", "a", "sent"),
+        ("toy.reject", "b", "failed"),
+        ("toy.append", "b", "sent"),
+    ]
+    assert result.feasible and result.search is not None and result.search["commits"] == 2
