@@ -47,6 +47,11 @@ class BenchSettings(BaseModel):
     planner: str = "default"
     method: MethodSettings = Field(default_factory=MethodSettings)
     connect_timeout_s: float = 120.0
+    confirm_destructive: bool = Field(
+        default=True,
+        description="Send destructive calls unasked: each run gets a fresh workspace and fresh servers, "
+        "so a benchmark is a sandbox; point it only at servers whose state may be thrown away.",
+    )
 
 
 def read_rows(results: Path) -> list[dict[str, Any]]:
@@ -99,6 +104,10 @@ def open_results(out: Path) -> Path:
     return results
 
 
+def _yes(tool: str, arguments: dict[str, Any]) -> bool:
+    return True
+
+
 def append_row(results: Path, row: dict[str, Any]) -> None:
     """Append one whole line. No await inside, so concurrent runs on one event loop never interleave."""
     with results.open("a", encoding="utf-8") as f:
@@ -132,8 +141,9 @@ async def run_one(
                 connect_timeout=settings.connect_timeout_s,
             ) as catalog:
                 method_settings = settings.method.model_copy(update={"seed": seed})
+                confirm = _yes if settings.confirm_destructive else None
                 result = await run_method(
-                    method, task.task, catalog, make_planner(), method_settings, None, judge
+                    method, task.task, catalog, make_planner(), method_settings, None, judge, confirm
                 )
         except EvofluxError as e:
             return {**base, "skipped": True, "reason": str(e), "solved": False, "feasible": False}
@@ -213,6 +223,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "completion_tokens": _avg(u.get("completion_tokens", 0) for u in usage),
             "tool_calls": _avg(u.get("tool_calls", 0) for u in usage),
             "wall_s": _avg(u.get("wall_s", 0.0) for u in usage),
+            "writes_sent": _avg(len(r.get("writes") or []) for r in ran),
             "tokens_per_feasible": round(tokens / n_feasible, 1) if n_feasible else None,
         }
     return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 import typer
@@ -26,6 +26,7 @@ from evoflux.search.loop import SearchSettings
 from evoflux.servers.config import load_servers
 from evoflux.store.recording import config_secrets
 from evoflux.store.redaction import install_log_redaction
+from evoflux.workflow.writes import WriteMode
 
 __all__ = ["bench"]
 
@@ -43,6 +44,14 @@ def bench(
     planner: Annotated[str, typer.Option(help="default | lite | gguf:PATH | openai:MODEL@URL")] = "default",
     seeds: Annotated[int, typer.Option(help="Seeds per task and method.")] = 1,
     budget: Annotated[str, typer.Option(help="Search budget for evoflux and self-repair.")] = "",
+    writes: Annotated[
+        str,
+        typer.Option(
+            help="staged (candidates never write; the chosen workflow is sent once) or live (every "
+            "candidate sends its writes: the behaviour before staging). Runs use fresh workspaces, "
+            "so destructive calls are confirmed."
+        ),
+    ] = "staged",
     limit: Annotated[int, typer.Option(help="Run only the first N tasks (0: all).")] = 0,
     jobs: Annotated[
         int,
@@ -77,11 +86,15 @@ def bench(
             raise EvofluxError(f"unknown executor {executor!r}: use local or ray")
         if jobs < 1:
             raise EvofluxError(f"--jobs must be at least 1, not {jobs}")
+        if writes not in ("staged", "live"):
+            raise EvofluxError(f"unknown --writes {writes!r}: use staged or live")
         settings = BenchSettings(
             methods=chosen,
             seeds=seeds,
             planner=planner,
-            method=MethodSettings(search=SearchSettings(budget=Budget.parse(budget))),
+            method=MethodSettings(
+                search=SearchSettings(budget=Budget.parse(budget)), writes=cast(WriteMode, writes)
+            ),
         )
         config = load_servers(servers)
         install_log_redaction(config_secrets(config))
