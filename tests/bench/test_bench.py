@@ -15,7 +15,7 @@ import pytest
 
 from evoflux.bench.runner import BenchSettings, completed, run_bench, summarize
 from evoflux.bench.score import score_result
-from evoflux.bench.suite import load_tasks
+from evoflux.bench.suite import load_tasks, pick_tasks
 from evoflux.bench.tasks import BenchTask, SuiteError
 from evoflux.planner.plans import PlanResult
 from evoflux.planner.scripted import ScriptedPlanner
@@ -257,3 +257,17 @@ def test_the_shipped_suites_are_well_formed_and_disjoint() -> None:
         assert t.checks.numbers or t.checks.contains, t.id
         for alternatives in t.checks.tools:
             assert {a.split(".", 1)[0] for a in alternatives.split("|")} <= set(t.servers), t.id
+
+
+def test_a_seeded_sample_is_the_same_subset_in_suite_order_every_time() -> None:
+    suite = load_tasks([Path(__file__).resolve().parents[2] / "benchmarks" / "dev.jsonl"])
+    first = [t.id for t in pick_tasks(suite, sample=10, seed=22)]
+    assert first == [t.id for t in pick_tasks(suite, sample=10, seed=22)] and len(first) == 10
+    assert first == [t.id for t in suite if t.id in first]  # suite order
+    assert first != [t.id for t in pick_tasks(suite, sample=10, seed=23)]
+    assert [t.id for t in pick_tasks(suite, only="m01-write-read-shopping,s01-fahrenheit-to-celsius")] == [
+        "s01-fahrenheit-to-celsius",
+        "m01-write-read-shopping",
+    ]
+    with pytest.raises(SuiteError, match="no task with id nope"):
+        pick_tasks(suite, only="nope")

@@ -4,6 +4,7 @@ by `mcpbench.py`)."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from evoflux.bench.mcpbench import is_runner_format, parse_mcpbench
 from evoflux.bench.tasks import BenchTask, SuiteError
 
-__all__ = ["load_tasks"]
+__all__ = ["load_tasks", "pick_tasks"]
 
 
 def load_tasks(paths: Iterable[str | Path]) -> list[BenchTask]:
@@ -55,3 +56,18 @@ def _mcpbench(path: Path) -> Iterator[tuple[str, BenchTask]]:
         )
     for task in parse_mcpbench(data, str(path)):
         yield f"{path} ({task.id})", task
+
+
+def pick_tasks(tasks: list[BenchTask], *, only: str = "", sample: int = 0, seed: int = 0) -> list[BenchTask]:
+    """The tasks a run covers: those named in `only` (comma-separated ids), then a seeded sample of
+    `sample` of them (0: all), in suite order, so the same seed always picks the same subset."""
+    if only:
+        wanted = [i.strip() for i in only.split(",") if i.strip()]
+        unknown = sorted(set(wanted) - {t.id for t in tasks})
+        if unknown:
+            raise SuiteError(f"no task with id {', '.join(unknown)} in the suite")
+        tasks = [t for t in tasks if t.id in wanted]
+    if 0 < sample < len(tasks):
+        chosen = set(random.Random(seed).sample(range(len(tasks)), sample))
+        tasks = [t for i, t in enumerate(tasks) if i in chosen]
+    return tasks

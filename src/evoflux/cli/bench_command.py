@@ -15,7 +15,7 @@ from rich.progress import Progress
 from evoflux.bench.ray_executor import run_bench_ray
 from evoflux.bench.report import markdown_table, write_plots
 from evoflux.bench.runner import BenchSettings, pending, run_bench, summarize
-from evoflux.bench.suite import load_tasks
+from evoflux.bench.suite import load_tasks, pick_tasks
 from evoflux.cli.console import print_summary
 from evoflux.cli.options import ServersOpt, err, fail
 from evoflux.errors import EvofluxError
@@ -53,6 +53,11 @@ def bench(
         ),
     ] = "staged",
     limit: Annotated[int, typer.Option(help="Run only the first N tasks (0: all).")] = 0,
+    sample: Annotated[
+        int, typer.Option(help="Run a seeded sample of N tasks, in suite order (0: all); see --sample-seed.")
+    ] = 0,
+    sample_seed: Annotated[int, typer.Option(help="The seed that picks the --sample.")] = 0,
+    only: Annotated[str, typer.Option(help="Comma-separated task ids to run (default: all).")] = "",
     jobs: Annotated[
         int,
         typer.Option(
@@ -77,7 +82,7 @@ def bench(
     make: PlannerFactory | None = None
     try:
         files = [f for item in tasks for f in item.split(",") if f]
-        suite = load_tasks(files)[: limit or None]
+        suite = pick_tasks(load_tasks(files), only=only, sample=sample, seed=sample_seed)[: limit or None]
         chosen = [m.strip() for m in methods.split(",") if m.strip()]
         unknown = [m for m in chosen if m not in METHODS]
         if unknown:

@@ -36,7 +36,9 @@ def change_clauses(task: str) -> list[str]:
 
 
 def makes_change(spec: ToolSpec) -> bool:
-    """Whether calling the tool changes state: as its server says, else by its own name's verb."""
+    """Whether calling the tool changes state: as the config or its server says, else by its name's verb."""
+    if spec.effect_source == "config":
+        return spec.effect != "read"
     if spec.read_only is not None:
         return not spec.read_only
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[-.\s]+", "_", spec.tool).lower()
