@@ -168,3 +168,12 @@ def test_bench_runs_jobs_at_once_with_a_scripted_planner(tmp_path: Path) -> None
     assert sorted(r["task_id"] for r in rows) == ["a", "b"] and all(r["solved"] for r in rows)
     counted = sorted(line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("["))
     assert counted == ["[1/2", "[2/2"] and "seed 0: solved in " in done.stdout  # progress in a log
+
+
+def test_version_empty_tasks_and_budget_defaults() -> None:
+    done = evoflux("--version")
+    assert done.returncode == 0 and done.stdout.startswith("evoflux ")
+    done = evoflux("run", "   ", "--no-store")
+    assert done.returncode == 2 and "the task is empty" in done.stderr
+    done = evoflux("run", "--help", env={"COLUMNS": "200"})
+    assert "lm_calls=40" in done.stdout and "wall_s=900" in done.stdout

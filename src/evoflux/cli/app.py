@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from evoflux import __version__
 from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
@@ -38,6 +39,22 @@ from evoflux.store.runs import RunStore
 from evoflux.workflow.writes import Confirm, WriteMode, refuse_all
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evolve executable MCP tool workflows.")
+_BUDGET_DEFAULTS = ", ".join(f"{k}={v:g}" for k, v in Budget().model_dump().items())
+
+
+def _version(show: bool) -> None:
+    if show:
+        print(f"evoflux {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Evolve executable MCP tool workflows."""
 
 
 @app.command()
@@ -100,7 +117,10 @@ def run(
     method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "evoflux",
     seed: Annotated[int, typer.Option(help="Seed for sampling and search.")] = 0,
     budget: Annotated[
-        str, typer.Option(help="Search budget, e.g. generations=4,population=6,lm_calls=40,wall_s=900.")
+        str,
+        typer.Option(
+            help=f"Search budget: any of the keys, each replacing its default ({_BUDGET_DEFAULTS})."
+        ),
     ] = "",
     no_redesign: Annotated[
         bool, typer.Option("--no-redesign", help="Ablation: no meta-guided redesign.")
@@ -153,6 +173,8 @@ def run(
     to ask on, it is not sent and the run says so."""
     console = Console(stderr=as_json)
     try:
+        if not task.strip():
+            raise EvofluxError("the task is empty: say what the workflow should accomplish")
         if method not in METHODS:
             raise EvofluxError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
         search = SearchSettings(
