@@ -210,8 +210,17 @@ def run(
             if not as_json:
                 console.print(
                     f"[dim]{len(catalog.tools)} tools from {len(catalog.servers)} servers · planner {planner}"
-                    f" · method {method}[/]"
+                    f" · method {method} · writes {settings.writes}[/]"
                 )
+                guessed = sorted(
+                    {s.server for s in catalog.tools.values() if s.effect_source == "spec default"}
+                )
+                if guessed:
+                    console.print(
+                        f"[dim]servers {', '.join(guessed)} do not annotate some tools: those count as "
+                        "destructive writes (MCP's defaults); say which only read with readOnlyTools in "
+                        "the servers config[/]"
+                    )
             lm = planners()
             judge_planner = DimensionJudge(judge_model) if judge_model else None
             watcher: Observer = observer

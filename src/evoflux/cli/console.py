@@ -25,6 +25,8 @@ _MARK = {
     "cached": "[green]✓ (cached)[/]",
     "failed": "[red]✗[/]",
     "skipped": "[yellow]–[/]",
+    "staged": "[yellow]⏸ staged[/]",
+    "waiting": "[dim]⏸ waiting[/]",
 }
 
 
