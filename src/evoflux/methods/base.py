@@ -64,13 +64,13 @@ def write_policy(
     *,
     commit: bool,
     ledger: Ledger | None = None,
-) -> WritePolicy | None:
-    """How an evaluation treats calls that may change state: None in live mode (sent as they come), else
-    through one ledger per run: staged while searching, sent once when `commit` (never in a dry run)."""
-    if settings.writes == "live":
-        return None
+) -> WritePolicy:
+    """How an evaluation treats calls that may change state, through one ledger per run: staged while
+    searching and sent once when `commit` (never in a dry run); in live mode sent by every evaluation."""
+    live = settings.writes == "live"
     return WritePolicy(
-        send=commit and settings.writes == "staged",
+        send=live or (commit and settings.writes == "staged"),
+        replay=not live,
         ledger=ledger if ledger is not None else Ledger(on_change=observer.write),
         confirm=confirm or refuse_all,
     )

@@ -83,7 +83,9 @@ def _after_failed_commit(
     """The settings of one more search when the commit failed and budget is left; None to stop."""
     budget = search.budget
     left_calls, left_s = budget.lm_calls - calls, budget.wall_s - (time.monotonic() - started)
-    failed = commit is not None and commit.send and not trace.feasible and len(commit.ledger) > 0
+    failed = (
+        commit is not None and commit.send and commit.replay and not trace.feasible and len(commit.ledger) > 0
+    )
     if not failed or commits >= MAX_COMMITS or left_calls < 2 or left_s <= 0:
         return None
     rest = budget.model_copy(update={"lm_calls": left_calls, "wall_s": left_s})

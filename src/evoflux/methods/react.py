@@ -20,10 +20,11 @@ from evoflux.search.budget import Spend
 from evoflux.servers.tools import ToolSpec, output_value, tool_failure
 from evoflux.workflow.diagnostics import Diagnostic, Stage, render
 from evoflux.workflow.evidence import evidence_text, render_value
+from evoflux.workflow.execute import send_once
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import check_arguments
-from evoflux.workflow.writes import REFUSED, Confirm, WritePolicy, send_once
+from evoflux.workflow.writes import REFUSED, Confirm, WritePolicy
 
 if TYPE_CHECKING:
     from evoflux.protocols import Judge, Observer, Planner

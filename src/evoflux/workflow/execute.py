@@ -18,9 +18,9 @@ from evoflux.workflow.graph import Workflow
 from evoflux.workflow.refs import Ref, RefError, as_ref, find_refs, resolve_path, substitute
 from evoflux.workflow.trace import Event, NodeRun, Trace
 from evoflux.workflow.validate import Limits, check_arguments
-from evoflux.workflow.writes import REFUSED, REFUSED_HINT, WritePolicy, send_once
+from evoflux.workflow.writes import REFUSED, REFUSED_HINT, WritePolicy
 
-__all__ = ["CallCache", "ExecutionSettings", "execute"]
+__all__ = ["CallCache", "ExecutionSettings", "execute", "send_once"]
 
 Fail = Callable[..., Diagnostic]
 """Makes the diagnostic of a failed node: (stage, message, hint, path=None)."""
@@ -157,15 +157,23 @@ async def execute(
         problems = check_arguments(node_id, arguments, spec, settings.limits)
         if problems:
             return NodeRun(node=node_id, tool=tool, status="error", arguments=arguments), problems[0]
-        if writes is not None and spec.changes_state:
-            return await _write(node_id, spec, arguments, writes, fail)
+        record = writes if writes is not None and spec.changes_state else None
+        if record is not None and record.replay:
+            return await _write(node_id, spec, arguments, record, fail)
+        confirm = record.confirm if record is not None and spec.effect == "destructive" else None
+        if confirm is not None and not await anyio.to_thread.run_sync(confirm, tool, arguments):
+            run = NodeRun(node=node_id, tool=tool, status="refused", arguments=arguments)
+            return run, fail(Stage.EXECUTE, REFUSED.format(tool=tool), REFUSED_HINT)
         notify(Event(kind="started", node=node_id, tool=tool))
         after = "\x01".join(written.get(spec.server, []))
         result = cache.get(tool, arguments, after)
         cached = result is not None
         if result is None:
+            entry = record.ledger.begin(node_id, tool, spec.effect, arguments) if record else None
             async with limiter:
                 result = await caller.call_tool(tool, arguments, timeout=settings.call_timeout_s)
+            if record is not None and entry is not None:
+                record.ledger.finish(entry, result)
             trace.tool_calls += 1
             cache.put(tool, arguments, result, after)
         if spec.changes_state:  # later calls to this server see another state
@@ -268,3 +276,29 @@ def _execute_hint(kind: str) -> str:
         "transport": "the server connection failed; try again or use another tool",
         "output_schema": "the tool's output broke its own schema; use another tool",
     }.get(kind, "read the error and change the arguments, or use another tool")
+
+
+async def send_once(
+    caller: ToolCaller,
+    spec: ToolSpec,
+    arguments: dict[str, Any],
+    policy: WritePolicy,
+    *,
+    node: str,
+    timeout: float,
+) -> tuple[ToolResult | None, Literal["replayed", "sent", "staged", "refused"]]:
+    """A call that may change state: answered from the ledger when the run already sent this very call,
+    else staged (not sent), refused (destructive and not confirmed), or sent once and recorded."""
+    result = policy.ledger.get(spec.name, arguments) if policy.replay else None
+    if result is not None:
+        return result, "replayed"
+    if not policy.send:
+        return None, "staged"
+    if spec.effect == "destructive" and not await anyio.to_thread.run_sync(
+        policy.confirm, spec.name, arguments
+    ):
+        return None, "refused"
+    entry = policy.ledger.begin(node, spec.name, spec.effect, arguments)
+    result = await caller.call_tool(spec.name, arguments, timeout=timeout)
+    policy.ledger.finish(entry, result)
+    return result, "sent"

@@ -7,16 +7,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import anyio
 from pydantic import BaseModel, Field
 
 from evoflux.servers.effects import Effect
-from evoflux.servers.tools import ToolResult, ToolSpec, tool_failure
-
-if TYPE_CHECKING:
-    from evoflux.protocols import ToolCaller
+from evoflux.servers.tools import ToolResult, tool_failure
 
 __all__ = [
     "REFUSED",
@@ -27,7 +23,6 @@ __all__ = [
     "WriteMode",
     "WritePolicy",
     "refuse_all",
-    "send_once",
 ]
 
 REFUSED = "{tool} was not sent: it may delete or overwrite data, and nobody confirmed it"
@@ -99,35 +94,11 @@ class Ledger:
 @dataclass
 class WritePolicy:
     """What `execute` does with a call that may change state: stage it (`send=False`: not sent, its
-    dependants and later calls to its server wait) or send it once through the ledger, destructive ones
-    only when `confirm` says yes."""
+    dependants and later calls to its server wait) or send it once through the ledger (`replay=False`:
+    send it every time, as live mode does), destructive ones only when `confirm` says yes."""
 
     send: bool
     ledger: Ledger = field(default_factory=Ledger)
     confirm: Confirm = refuse_all
-
-
-async def send_once(
-    caller: ToolCaller,
-    spec: ToolSpec,
-    arguments: dict[str, Any],
-    policy: WritePolicy,
-    *,
-    node: str,
-    timeout: float,
-) -> tuple[ToolResult | None, Literal["replayed", "sent", "staged", "refused"]]:
-    """A call that may change state: answered from the ledger when the run already sent this very call,
-    else staged (not sent), refused (destructive and not confirmed), or sent once and recorded."""
-    result = policy.ledger.get(spec.name, arguments)
-    if result is not None:
-        return result, "replayed"
-    if not policy.send:
-        return None, "staged"
-    if spec.effect == "destructive" and not await anyio.to_thread.run_sync(
-        policy.confirm, spec.name, arguments
-    ):
-        return None, "refused"
-    entry = policy.ledger.begin(node, spec.name, spec.effect, arguments)
-    result = await caller.call_tool(spec.name, arguments, timeout=timeout)
-    policy.ledger.finish(entry, result)
-    return result, "sent"
+    replay: bool = True
+    """False in live mode: every evaluation sends its writes (only recorded in the ledger)."""
