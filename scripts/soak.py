@@ -3,7 +3,7 @@
     .venv/bin/python scripts/soak.py [--seconds 120] [--calls 2000] [--seed 0] [--fault-rate 0.25]
 
 It loops `evolve` rounds (each with its own catalog, planner script and run-store record) against
-tests/servers/faulty.py in `--chaos` mode, which injects a random fault into a share of its calls (crash,
+tests/fixtures/faulty.py in `--chaos` mode, which injects a random fault into a share of its calls (crash,
 hang past the call timeout, garbage on stdout, huge output, `isError`, an error payload, slow answers,
 an orphaned child process), until `--seconds` or `--calls` is reached. `ScriptedPlanner` stands in for the
 model: seed plans with broken steps (so edits happen), node rewrites and appended steps with fresh
@@ -63,7 +63,7 @@ from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
-FAULTY = ROOT / "tests" / "servers" / "faulty.py"
+FAULTY = ROOT / "tests" / "fixtures" / "faulty.py"
 TASK = "Echo every soak tag through the faulty server and report what came back."
 EXPOSED = ("f.echo", "f.sleepy", "f.target", "f.pid")  # the tools the search may use
 ROUND_CALLS = 150  # tool calls per round at most

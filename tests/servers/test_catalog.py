@@ -1,4 +1,4 @@
-"""Live catalogs over real MCP servers: the toy server in tests/servers, and one registry server."""
+"""Live catalogs over real MCP servers: the toy server in tests/fixtures, and one registry server."""
 
 from __future__ import annotations
 
