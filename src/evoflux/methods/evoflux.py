@@ -42,7 +42,7 @@ async def evoflux(
     )
 
     staged = write_policy(settings, observer, confirm, commit=False)
-    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger if staged else None)
+    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger)
     tool_calls, commits = 0, 0
     while search is not None:
         outcome = await evolve(
@@ -78,14 +78,12 @@ from the state the commit really left (its sent writes are answered from the led
 
 
 def _after_failed_commit(
-    search: SearchSettings, trace: Trace, commit: WritePolicy | None, calls: int, started: float, commits: int
+    search: SearchSettings, trace: Trace, commit: WritePolicy, calls: int, started: float, commits: int
 ) -> SearchSettings | None:
     """The settings of one more search when the commit failed and budget is left; None to stop."""
     budget = search.budget
     left_calls, left_s = budget.lm_calls - calls, budget.wall_s - (time.monotonic() - started)
-    failed = (
-        commit is not None and commit.send and commit.replay and not trace.feasible and len(commit.ledger) > 0
-    )
+    failed = commit.send and commit.replay and not trace.feasible and len(commit.ledger) > 0
     if not failed or commits >= MAX_COMMITS or left_calls < 2 or left_s <= 0:
         return None
     rest = budget.model_copy(update={"lm_calls": left_calls, "wall_s": left_s})

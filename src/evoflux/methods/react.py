@@ -64,7 +64,7 @@ class _Run:
         caller: ToolCaller,
         tools: Sequence[ToolSpec],
         settings: MethodSettings,
-        writes: WritePolicy | None,
+        writes: WritePolicy,
     ) -> None:
         self.caller, self.settings, self.writes = caller, settings, writes
         self.tools = {spec.name: spec for spec in tools}
@@ -90,7 +90,7 @@ class _Run:
             return
         observer.event(Event(kind="started", node=node_id, tool=tool))
         timeout = self.settings.execution.call_timeout_s
-        if self.writes is not None and spec.changes_state:
+        if spec.changes_state:
             result, how = await send_once(self.caller, spec, args, self.writes, node=node_id, timeout=timeout)
             if result is None:
                 why = "not sent: this is a dry run" if how == "staged" else REFUSED.format(tool=tool)
@@ -265,7 +265,7 @@ async def react(
         diagnostics=trace.diagnostics,
         usage=RunUsage.of(spent, trace.tool_calls, time.monotonic() - started),
         seed=settings.seed,
-        writes=list(writes.ledger.entries) if writes is not None else [],
+        writes=list(writes.ledger.entries),
         write_mode=settings.writes,
         search={
             "steps": len(run.history),

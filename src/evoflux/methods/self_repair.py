@@ -50,7 +50,7 @@ async def self_repair(
         lambda: planner.plan(task, tools, seed=settings.seed, temperature=opening_temperature(settings.seed))
     )
     staged = write_policy(settings, observer, confirm, commit=False)
-    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger if staged else None)
+    commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger)
     attempt = tool_calls = 0
     while True:
         workflow = canonicalise_tools(plan.workflow, caller.tools) if plan.workflow else None
@@ -58,7 +58,7 @@ async def self_repair(
         trace = await final_trace(
             task, workflow, plan.diagnostics, caller, planner, settings, observer, cache, staged
         )
-        if trace.pending and not trace.diagnostics and commit is not None and commit.send:
+        if trace.pending and not trace.diagnostics and commit.send:
             tool_calls += trace.tool_calls  # it runs through with its writes held back: commit it
             trace = await final_trace(
                 task, workflow, plan.diagnostics, caller, planner, settings, observer, cache, commit
