@@ -160,8 +160,7 @@ async def execute(
         record = writes if writes is not None and spec.changes_state else None
         if record is not None and record.replay:
             return await _write(node_id, spec, arguments, record, fail)
-        confirm = record.confirm if record is not None and spec.effect == "destructive" else None
-        if confirm is not None and not await anyio.to_thread.run_sync(confirm, tool, arguments):
+        if record is not None and not await confirmed(record, spec, arguments):
             run = NodeRun(node=node_id, tool=tool, status="refused", arguments=arguments)
             return run, fail(Stage.EXECUTE, REFUSED.format(tool=tool), REFUSED_HINT)
         notify(Event(kind="started", node=node_id, tool=tool))
@@ -294,11 +293,16 @@ async def send_once(
         return result, "replayed"
     if not policy.send:
         return None, "staged"
-    if spec.effect == "destructive" and not await anyio.to_thread.run_sync(
-        policy.confirm, spec.name, arguments
-    ):
+    if not await confirmed(policy, spec, arguments):
         return None, "refused"
     entry = policy.ledger.begin(node, spec.name, spec.effect, arguments)
     result = await caller.call_tool(spec.name, arguments, timeout=timeout)
     policy.ledger.finish(entry, result)
     return result, "sent"
+
+
+async def confirmed(policy: WritePolicy, spec: ToolSpec, arguments: dict[str, Any]) -> bool:
+    """Whether the call may go out: anything but a destructive call, or one that `confirm` allows."""
+    if spec.effect != "destructive":
+        return True
+    return bool(await anyio.to_thread.run_sync(policy.confirm, spec.name, arguments))
