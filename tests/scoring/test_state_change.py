@@ -10,12 +10,19 @@ import pytest
 
 from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.scoring.fitness import Coverage
-from evoflux.scoring.state_change import change_clauses, judged_with_changes, makes_change, unmet_change
+from evoflux.scoring.state_change import (
+    change_clauses,
+    credit_changes,
+    judged_with_changes,
+    makes_change,
+    unmet_change,
+)
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings, evolve
 from evoflux.servers.catalog import Catalog, open_catalog
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import NodeRun, Trace
 from helpers import servers, toy
 
 ORDER = (
@@ -88,6 +95,23 @@ def test_the_verdict_on_an_undone_change_is_halved_and_names_the_clause_first() 
     assert judged.missing == [change_clauses(ORDER)[0], "the total"]
     assert judged_with_changes(full, workflow("files.write_file"), ORDER, CATALOG) == full
     assert judged_with_changes(None, workflow("calc.calculate"), ORDER, CATALOG) is None
+
+
+def test_a_write_that_carries_a_change_part_is_credited_with_it_sent_or_staged() -> None:
+    note = "Save an order note in order.txt with the text 'unit price 48.50, quantity 7'"
+    verdict = Coverage(score=0.0, missing=[note, "the total"], parts=2)
+    args = {"path": "order.txt", "content": "unit price 48.50, quantity 7"}
+    for status in ("staged", "ok"):
+        write = NodeRun(node="n1", tool="files.write_file", status=status, arguments=args)  # type: ignore[arg-type]
+        credited = credit_changes(verdict, Trace(runs={"n1": write}), CATALOG)
+        assert (credited.score, credited.missing) == (0.5, ["the total"])
+    other = {"path": "todo.txt", "content": "buy milk"}  # a write of something else earns nothing
+    unrelated = NodeRun(node="n1", tool="files.write_file", status="staged", arguments=other)
+    assert credit_changes(verdict, Trace(runs={"n1": unrelated}), CATALOG) == verdict
+    read = NodeRun(node="n1", tool="files.read_file", status="ok", arguments=args)  # a read earns nothing
+    assert credit_changes(verdict, Trace(runs={"n1": read}), CATALOG) == verdict
+    unsaid = Coverage(score=1 / 3, missing=[note, "the total"])  # parts derived from score and missing
+    assert credit_changes(unsaid, Trace(runs={"n1": write}), CATALOG).score == pytest.approx(2 / 3)
 
 
 @pytest.fixture

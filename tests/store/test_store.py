@@ -167,6 +167,7 @@ def test_start_add_finish_round_trip(tmp_path: Path) -> None:
         assert second["edits"] == ["add_step"] and second["coverage"] == {
             "score": 0.5,
             "missing": ["humidity"],
+            "parts": 0,
             "dimensions": None,
         }
         assert second["outputs"] == {"n1": {"out": "sunny"}, "n2": [1, 2]} and second["tool_calls"] == 2

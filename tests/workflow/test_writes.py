@@ -15,7 +15,7 @@ import pytest
 
 from evoflux.methods import MethodSettings, run_method
 from evoflux.planner.scripted import ScriptedPlanner
-from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.fitness import Coverage, verified_coverage
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings
 from evoflux.servers.catalog import Catalog, open_catalog
@@ -217,3 +217,26 @@ async def test_a_failed_commit_is_repaired_without_resending_the_writes_before_i
         ("toy.append", "b", "sent"),
     ]
     assert result.feasible and result.search is not None and result.search["commits"] == 2
+
+
+@pytest.mark.anyio
+async def test_a_staged_write_earns_the_part_it_carries_so_the_search_commits_it(catalog: Catalog) -> None:
+    task = "Record the word alpha in the log, then read the log back."
+    echo = {"id": "n1", "tool": "toy.echo", "args": {"text": "alpha"}}
+    only_reads = {"nodes": [echo, READ_LOG], "answer": {"uses": ["n2"]}}
+    writes_then_reads = {
+        "nodes": [{**APPEND_A, "args": {"key": "log", "value": "alpha"}}, READ_LOG],
+        "answer": {"uses": ["n2"]},
+    }
+    parts = [("record the word alpha in the log", "alpha"), ("read the log back", "alpha")]
+
+    def judge(task: str, evidence: str, answer: str) -> Coverage:  # the model's parts, checked for real
+        return verified_coverage(parts, evidence, task)
+
+    planner = ScriptedPlanner([only_reads, writes_then_reads], judge_fn=judge)
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", task, catalog, planner, settings("staged", seeds=2))
+        assert await writes_received(catalog) == 1
+        assert await kept(catalog, "log") == "alpha"
+    assert [(w.tool, w.arguments["value"]) for w in result.writes] == [("toy.append", "alpha")]
+    assert [node["tool"] for node in result.workflow["nodes"]] == ["toy.append", "toy.fetch"]

@@ -29,6 +29,7 @@ __all__ = [
     "compute_fitness",
     "effective_coverage",
     "grounding",
+    "salient_terms",
     "verified_coverage",
 ]
 
@@ -53,6 +54,7 @@ class Coverage(BaseModel):
 
     score: float = Field(ge=0.0, le=1.0, description="Share of the request the answer fulfils.")
     missing: list[str] = Field(default_factory=list, description="Parts of the request left unanswered.")
+    parts: int = Field(default=0, ge=0, description="How many parts were judged (0: not told).")
     dimensions: dict[str, float] | None = Field(
         default=None, description="Per-dimension ratings (0-10) from a six-dimension judge, when one judged."
     )
@@ -198,7 +200,7 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
     have_numbers = computed_numbers(evidence)
     task_text = " ".join(task.lower().split())
     task_numbers_ = {r for n in number_tokens(task) for r in readings(float(n))}
-    wanted = _words_and_numbers(task) if task else set()
+    wanted = salient_terms(task) if task else set()
     missing: list[str] = []
     credited: set[str] = set()
     kept = 0
@@ -208,7 +210,7 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
         found = bool(quoted) and (
             quoted in have_text or (bool(numbers) and all(number_found(n, have_numbers) for n in numbers))
         )
-        if task and not found and not _words_and_numbers(part) & wanted:
+        if task and not found and not salient_terms(part) & wanted:
             continue  # nothing of the task in it and nothing verified: the judge copying its example
         kept += 1
         echo = quoted in task_text if not numbers else all(float(n) in task_numbers_ for n in numbers)
@@ -217,10 +219,11 @@ def verified_coverage(parts: list[tuple[str, str]], evidence: str, task: str = "
         else:
             credited.add(quoted)
     score = (kept - len(missing)) / kept if kept else 0.0
-    return Coverage(score=score, missing=missing)
+    return Coverage(score=score, missing=missing, parts=kept)
 
 
-def _words_and_numbers(text: str) -> set[str]:
+def salient_terms(text: str) -> set[str]:
+    """The words (three letters or more, common ones left out) and numbers of a text, for overlap tests."""
     return (set(re.findall(r"[a-z]{3,}", text.lower())) - _STOP) | {
         str(float(n)) for n in number_tokens(text)
     }

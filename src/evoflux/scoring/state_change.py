@@ -1,16 +1,27 @@
-"""State-change intent: the task asks to write, save, store, record or create something, and no step
-changes anything."""
+"""State-change intent: the task asks to write, save, store, record or create something and no step
+changes anything (the verdict is halved), or a write carries a part of it (the part is credited).
+The verbs are an English word list fitted to our suites; the task contract of issue 23 replaces it."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
-from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.fitness import Coverage, salient_terms
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import Trace
 
-__all__ = ["UNMET_CHANGE_FACTOR", "change_clauses", "judged_with_changes", "makes_change", "unmet_change"]
+__all__ = [
+    "CHANGE_CREDIT_SHARE",
+    "UNMET_CHANGE_FACTOR",
+    "change_clauses",
+    "credit_changes",
+    "judged_with_changes",
+    "makes_change",
+    "unmet_change",
+]
 
 UNMET_CHANGE_FACTOR = 0.5
 """What the judged coverage of a workflow that left the task's change undone is multiplied by."""
@@ -20,6 +31,8 @@ _CHANGE = re.compile(rf"\b(?:{_STEMS})(?:e|es|ed|ing|s)?\b", re.IGNORECASE)
 _TOOL_VERB = re.compile(rf"(?:^|_)(?:(?:{_STEMS})(?:e|es|s)?|set|put|make|new)(?:_|$)")
 _END = re.compile(r"[.;?!](?:\s|$)")
 _MAX_CLAUSE = 120
+CHANGE_CREDIT_SHARE = 0.5
+"""The share of a change part's words and numbers a write's arguments must hold to be credited with it."""
 
 
 def change_clauses(task: str) -> list[str]:
@@ -56,11 +69,59 @@ def unmet_change(workflow: Workflow, task: str, specs: Mapping[str, ToolSpec]) -
     return clauses[0]
 
 
+def credit_changes(coverage: Coverage, trace: Trace, specs: Mapping[str, ToolSpec]) -> Coverage:
+    """The verdict with the missing parts that ask for a change credited when a call that changes state,
+    sent or staged, carries at least `CHANGE_CREDIT_SHARE` of the part's words and numbers in its
+    arguments. A write's values come from the task, so a judge that counts echoes as unverified never
+    credits them; and a staged write has no output to quote."""
+    written = " ".join(
+        json.dumps(run.arguments, ensure_ascii=False, default=str)
+        for run in trace.runs.values()
+        if run.arguments and (run.status == "staged" or (run.status == "ok" and _changes(run.tool, specs)))
+    )
+    if not written or not coverage.missing:
+        return coverage
+    have = salient_terms(written)
+    done = [part for part in coverage.missing if _carried(part, have)]
+    if not done:
+        return coverage
+    parts = coverage.parts or _judged_parts(coverage)
+    missing = [part for part in coverage.missing if part not in done]
+    score = (parts - len(missing)) / parts if parts else coverage.score
+    return coverage.model_copy(update={"score": max(coverage.score, score), "missing": missing})
+
+
+def _changes(tool: str, specs: Mapping[str, ToolSpec]) -> bool:
+    return tool in specs and makes_change(specs[tool])
+
+
+def _carried(part: str, have: set[str]) -> bool:
+    if not _CHANGE.search(part):
+        return False
+    wanted = salient_terms(_CHANGE.sub(" ", part))
+    return bool(wanted) and len(wanted & have) >= CHANGE_CREDIT_SHARE * len(wanted)
+
+
+def _judged_parts(coverage: Coverage) -> int:
+    """How many parts a verdict judged, from its score and missing parts when it does not say."""
+    missing = len(coverage.missing)
+    return (
+        missing if coverage.score >= 1.0 or coverage.score <= 0.0 else round(missing / (1 - coverage.score))
+    )
+
+
 def judged_with_changes(
-    coverage: Coverage | None, workflow: Workflow, task: str, tools: Mapping[str, ToolSpec]
+    coverage: Coverage | None,
+    workflow: Workflow,
+    task: str,
+    tools: Mapping[str, ToolSpec],
+    trace: Trace | None = None,
 ) -> Coverage | None:
     """A coverage verdict with the unmet change (if any) added as the first missing part and the score
-    multiplied by `UNMET_CHANGE_FACTOR`."""
+    multiplied by `UNMET_CHANGE_FACTOR`; with `trace`, change parts its writes carry are credited
+    (`credit_changes`)."""
+    if coverage is not None and trace is not None:
+        coverage = credit_changes(coverage, trace, tools)
     undone = unmet_change(workflow, task, tools) if coverage is not None else None
     if coverage is None or undone is None:
         return coverage

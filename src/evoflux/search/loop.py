@@ -381,4 +381,6 @@ class _Search:
             self._coverage[evidence] = await anyio.to_thread.run_sync(
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
-        return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools)
+        return judged_with_changes(
+            self._coverage[evidence], workflow, self.task, self.caller.tools, trace
+        )
