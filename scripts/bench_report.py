@@ -4,6 +4,9 @@ developing), a per-task table, summary.json and the plots. Runs no model and no 
     .venv/bin/python scripts/bench_report.py runs/dev-final/results.jsonl --out docs/bench \
         --seen s01,s02,s03,s04,c01,c02,c03,c04,c05,c06,c07,c08
 
+`--rescore benchmarks/dev.jsonl` scores the recorded rows again with today's rules (the answer-only
+headline, `solved_answer`, came after many rows were written); nothing is re-run.
+
 Only tasks that every listed method ran are counted, so a partly finished run compares like with like.
 `--methods` and `--seeds` report on a part of a larger run (say seed 0 of two methods while the
 four-method comparison is still going); the per-task table shows every seed of each method.
@@ -18,6 +21,21 @@ from typing import Any
 
 from evoflux.bench.report import markdown_table, write_plots
 from evoflux.bench.runner import read_rows, summarize
+from evoflux.bench.score import score_result
+from evoflux.bench.suite import load_tasks
+
+
+def _rescore(rows: list[dict[str, Any]], task_files: str) -> list[dict[str, Any]]:
+    """The rows scored again against the tasks of `task_files` (comma-separated); skipped rows as they are."""
+    tasks = {t.id: t for t in load_tasks(task_files.split(","))}
+    out = []
+    for row in rows:
+        if not row.get("skipped") and row["task_id"] in tasks:
+            score = score_result(tasks[row["task_id"]], row)
+            checks = score.model_dump(exclude={"solved", "solved_answer", "feasible"})
+            row = {**row, "solved": score.solved, "solved_answer": score.solved_answer, "checks": checks}
+        out.append(row)
+    return out
 
 
 def _complete(rows: list[dict[str, Any]], methods: list[str]) -> list[dict[str, Any]]:
@@ -32,12 +50,17 @@ def _why(row: dict[str, Any]) -> str:
 
 
 def _mark(row: dict[str, Any]) -> str:
-    return "skip" if row.get("skipped") else "S" if row["solved"] else "f" if row["feasible"] else "x"
+    if row.get("skipped"):
+        return "skip"
+    if row.get("solved_answer"):
+        return "S"
+    return "s" if row["solved"] else "f" if row["feasible"] else "x"
 
 
 def _per_task(rows: list[dict[str, Any]], methods: list[str], seen: set[str]) -> str:
-    """A line per task: each method's outcome on every seed, in seed order (S solved, f feasible only,
-    x neither), then the last method's cost and why its first unsolved seed failed."""
+    """A line per task: each method's outcome on every seed, in seed order (S solved by the answer, s
+    solved only counting numbers in tool outputs, f feasible only, x neither), then the last method's
+    cost and why its first unsolved seed failed."""
     last = methods[-1]
     head = f"| task | {' | '.join(methods)} | {last} model calls | {last} wall s | {last}: why not solved |"
     lines = [head, "|" + "---|" * (len(methods) + 4)]
@@ -49,7 +72,7 @@ def _per_task(rows: list[dict[str, Any]], methods: list[str], seen: set[str]) ->
         finals = runs[last]
         calls = [str((r.get("usage") or {}).get("lm_calls", "")) for r in finals]
         walls = [f"{(r.get('usage') or {}).get('wall_s', 0):.0f}" for r in finals]
-        unsolved = [r for r in finals if not r["solved"]]
+        unsolved = [r for r in finals if not r.get("solved_answer", r["solved"])]
         name = f"{task} (seen)" if task in seen else task
         why = f"seed {unsolved[0]['seed']}: {_why(unsolved[0])}" if unsolved else ""
         lines.append(f"| {name} | {' | '.join(cells)} | {' '.join(calls)} | {' '.join(walls)} | {why} |")
@@ -135,8 +158,11 @@ def main() -> None:
     parser.add_argument(
         "--sittings", default="", help="NAME=task,task;NAME=...: throughput per sitting, to sittings.md"
     )
+    parser.add_argument("--rescore", default="", help="Task files to score the rows against again.")
     args = parser.parse_args()
     rows = read_rows(args.results)
+    if args.rescore:
+        rows = _rescore(rows, args.rescore)
     if args.methods:
         rows = [r for r in rows if r["method"] in args.methods.split(",")]
     if args.seeds:

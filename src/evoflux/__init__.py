@@ -10,7 +10,7 @@ async def main() -> None:
     async with open_catalog(load_servers()) as catalog:
         planner = LMPlanner(load_model("default"))
         result = await run_method("evoflux", "Convert 100 F to C", catalog, planner, MethodSettings())
-        print(result.answer)
+        print(result.status, result.answer, result.missing)  # answered | partial | failed
 
 anyio.run(main)
 ```
@@ -18,12 +18,13 @@ anyio.run(main)
 
 from evoflux.errors import ConfigError, EvofluxError, ServerStartError
 from evoflux.methods import METHODS, MethodSettings, run_method
-from evoflux.methods.result import RunResult, RunUsage
+from evoflux.methods.result import EXIT_CODES, RunResult, RunUsage, Status
 from evoflux.planner.planner import LMPlanner
 from evoflux.planner.plans import PlanResult
 from evoflux.planner.spec import load_model
 from evoflux.protocols import Planner
-from evoflux.scoring.fitness import Coverage, Fitness, compute_fitness
+from evoflux.scoring.coverage import Coverage, Part
+from evoflux.scoring.fitness import Fitness, compute_fitness
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings, Switches, evolve
 from evoflux.servers.catalog import Catalog, open_catalog
@@ -36,6 +37,7 @@ from evoflux.workflow.trace import Trace
 from evoflux.workflow.validate import validate
 
 __all__ = [
+    "EXIT_CODES",
     "METHODS",
     "Answer",
     "Budget",
@@ -50,6 +52,7 @@ __all__ = [
     "LMPlanner",
     "MethodSettings",
     "Node",
+    "Part",
     "PlanResult",
     "Planner",
     "RunResult",
@@ -58,6 +61,7 @@ __all__ = [
     "ServerStartError",
     "ServersConfig",
     "Stage",
+    "Status",
     "Switches",
     "ToolResult",
     "ToolSpec",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from evoflux.models.lm import Completion, Message, Usage
     from evoflux.planner.plans import PlanResult, ReactTurn
-    from evoflux.scoring.fitness import Coverage
+    from evoflux.scoring.coverage import Coverage
     from evoflux.search.population import Evaluated
     from evoflux.servers.tools import ToolResult, ToolSpec
     from evoflux.workflow.diagnostics import Diagnostic

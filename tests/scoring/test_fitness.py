@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evoflux.scoring.fitness import ANSWERED, Coverage, Fitness, compute_fitness, grounding
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import ANSWERED, Fitness, compute_fitness, grounding
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import NodeRun, Trace
@@ -149,7 +150,7 @@ def test_value_is_strictly_monotone_with_the_order(a: Fitness, b: Fitness) -> No
 
 
 def test_verified_coverage_counts_only_values_the_tools_returned() -> None:
-    from evoflux.scoring.fitness import verified_coverage
+    from evoflux.scoring.coverage import verified_coverage
 
     evidence = (
         'n1 = unit.convert_temperature({"value": 100}) returned: {"result": 37.7778, "unit": "celsius"}'
@@ -162,7 +163,8 @@ def test_verified_coverage_counts_only_values_the_tools_returned() -> None:
 
 
 def test_effective_coverage_discounts_unused_task_quantities() -> None:
-    from evoflux.scoring.fitness import Coverage, effective_coverage
+    from evoflux.scoring.coverage import Coverage
+    from evoflux.scoring.fitness import effective_coverage
 
     task = "Convert 100 F to Celsius and multiply by 3"
     uses_both = Workflow.model_validate(
@@ -181,7 +183,7 @@ def test_effective_coverage_discounts_unused_task_quantities() -> None:
 
 
 def test_verified_coverage_ignores_values_found_only_in_arguments_or_the_task() -> None:
-    from evoflux.scoring.fitness import verified_coverage
+    from evoflux.scoring.coverage import verified_coverage
 
     evidence = (
         'n1 = unit.convert_batch({"value": 3.5, "from_unit": "megabytes"}) returned: '
@@ -197,7 +199,7 @@ def test_verified_coverage_ignores_values_found_only_in_arguments_or_the_task() 
 
 
 def test_one_quoted_value_answers_only_one_part() -> None:
-    from evoflux.scoring.fitness import verified_coverage
+    from evoflux.scoring.coverage import verified_coverage
 
     evidence = 'n1 = u.convert({"value": 25}) returned: {"converted_value": 77.0}'
     verdict = verified_coverage(
@@ -207,7 +209,8 @@ def test_one_quoted_value_answers_only_one_part() -> None:
 
 
 def test_a_percentage_passed_as_a_fraction_counts_as_used() -> None:
-    from evoflux.scoring.fitness import Coverage, effective_coverage
+    from evoflux.scoring.coverage import Coverage
+    from evoflux.scoring.fitness import effective_coverage
 
     workflow = Workflow.model_validate(
         {"nodes": [{"id": "n1", "tool": "m.e", "args": {"x": "0.185 * 2640"}}]}
@@ -216,7 +219,8 @@ def test_a_percentage_passed_as_a_fraction_counts_as_used() -> None:
 
 
 def test_steps_that_invent_quantities_discount_coverage() -> None:
-    from evoflux.scoring.fitness import Coverage, effective_coverage
+    from evoflux.scoring.coverage import Coverage
+    from evoflux.scoring.fitness import effective_coverage
     from evoflux.scoring.intent import invented_quantities
 
     task = "Convert 25 degrees Celsius to Fahrenheit, then multiply the result by 2."
@@ -263,7 +267,8 @@ def test_intent_feedback_names_unused_task_numbers_and_invented_ones() -> None:
 
 
 def test_a_step_going_the_other_way_round_discounts_coverage_and_is_named() -> None:
-    from evoflux.scoring.fitness import Coverage, effective_coverage
+    from evoflux.scoring.coverage import Coverage
+    from evoflux.scoring.fitness import effective_coverage
     from evoflux.scoring.intent import intent_feedback
 
     task = "Convert 100 degrees Fahrenheit to Celsius, then multiply the result by 3."
@@ -287,7 +292,7 @@ def test_a_step_going_the_other_way_round_discounts_coverage_and_is_named() -> N
 
 
 def test_a_number_a_call_only_repeats_from_its_arguments_is_no_evidence() -> None:
-    from evoflux.scoring.fitness import verified_coverage
+    from evoflux.scoring.coverage import verified_coverage
     from evoflux.workflow.evidence import computed_numbers
 
     evidence = "\n".join(
@@ -311,7 +316,7 @@ def test_the_node_id_is_not_an_argument_number() -> None:
 
 
 def test_a_part_the_task_never_mentions_is_left_out() -> None:
-    from evoflux.scoring.fitness import verified_coverage
+    from evoflux.scoring.coverage import verified_coverage
 
     evidence = 'n1 = u.convert({"value": 32}) returned: {"converted_value": 220.63}'
     task = "Convert 32 psi to kilopascals, then compute 90% of that value."
@@ -341,7 +346,8 @@ def test_a_number_only_a_step_going_nowhere_takes_is_unused() -> None:
 
 def test_a_flat_workflow_for_a_task_that_computes_on_earlier_results_is_discounted_and_told() -> None:
     from evoflux.scoring.arithmetic import chain_gap, computation_clauses
-    from evoflux.scoring.fitness import Coverage, effective_coverage
+    from evoflux.scoring.coverage import Coverage
+    from evoflux.scoring.fitness import effective_coverage
     from evoflux.scoring.intent import intent_feedback
     from evoflux.workflow.diagnostics import NOT_COVERED
 

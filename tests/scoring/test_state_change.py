@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from evoflux.planner.scripted import ScriptedPlanner
-from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.coverage import Coverage, Part
 from evoflux.scoring.state_change import (
     change_clauses,
     credit_changes,
@@ -99,12 +99,14 @@ def test_the_verdict_on_an_undone_change_is_halved_and_names_the_clause_first() 
 
 def test_a_write_that_carries_a_change_part_is_credited_with_it_sent_or_staged() -> None:
     note = "Save an order note in order.txt with the text 'unit price 48.50, quantity 7'"
-    verdict = Coverage(score=0.0, missing=[note, "the total"], parts=2)
+    checklist = [Part(text=note), Part(text="the total")]
+    verdict = Coverage(score=0.0, missing=[note, "the total"], checklist=checklist)
     args = {"path": "order.txt", "content": "unit price 48.50, quantity 7"}
     for status in ("staged", "ok"):
         write = NodeRun(node="n1", tool="files.write_file", status=status, arguments=args)  # type: ignore[arg-type]
         credited = credit_changes(verdict, Trace(runs={"n1": write}), CATALOG)
         assert (credited.score, credited.missing) == (0.5, ["the total"])
+        assert [p.value for p in credited.checklist] == ["written", None]
     other = {"path": "todo.txt", "content": "buy milk"}  # a write of something else earns nothing
     unrelated = NodeRun(node="n1", tool="files.write_file", status="staged", arguments=other)
     assert credit_changes(verdict, Trace(runs={"n1": unrelated}), CATALOG) == verdict

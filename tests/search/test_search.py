@@ -13,7 +13,8 @@ import pytest
 
 from evoflux.methods import MethodSettings, run_method
 from evoflux.planner.scripted import ScriptedPlanner
-from evoflux.scoring.fitness import ANSWERED, Coverage
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import ANSWERED
 from evoflux.search.budget import Budget, BudgetError
 from evoflux.search.intensity import IntensityConfig
 from evoflux.search.loop import SearchSettings, Switches, evolve

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from evoflux.methods.result import RunResult, RunUsage
-from evoflux.scoring.fitness import ANSWERED, Coverage, Fitness
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import ANSWERED, Fitness
 from evoflux.search.population import Candidate
 from evoflux.store.redaction import REDACTED, redact
 from evoflux.store.runs import MAX_OUTPUTS_BYTES, SCHEMA_VERSION, RunStore, plan_json
@@ -63,6 +64,11 @@ def _add(store: RunStore, run: int, candidate: Candidate, stage: Stage | None = 
 def _start(store: RunStore, task: str = "What is the weather?", **kw: Any) -> int:
     prompt = kw.pop("prompt", PROMPT)
     return store.start_run(task=task, method="evolve", planner="tiny", seed=0, settings={}, prompt=prompt)
+
+
+def _finish(store: RunStore, run: int, status: str = "answered") -> None:
+    result = RunResult(method="evolve", task="t", feasible=status != "failed", status=status)  # type: ignore[arg-type]
+    store.finish_run(run, result)
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -167,7 +173,7 @@ def test_start_add_finish_round_trip(tmp_path: Path) -> None:
         assert second["edits"] == ["add_step"] and second["coverage"] == {
             "score": 0.5,
             "missing": ["humidity"],
-            "parts": 0,
+            "checklist": [],
             "dimensions": None,
         }
         assert second["outputs"] == {"n1": {"out": "sunny"}, "n2": [1, 2]} and second["tool_calls"] == 2
@@ -227,6 +233,8 @@ def test_sft_export_takes_the_best_feasible_plan_per_task(tmp_path: Path) -> Non
         _add(store, second, _candidate(_workflow("w.other"), coverage=1.0), Stage.ANSWER)  # not feasible
         hopeless = _start(store, "no feasible plan")
         _add(store, hopeless, _candidate(_workflow("w.search"), reached=int(Stage.RESOLVE)), Stage.RESOLVE)
+        for run in (first, second, hopeless):
+            _finish(store, run)
         assert store.export_sft(tmp_path / "out" / "sft.jsonl") == 1
 
     [line] = _lines(tmp_path / "out" / "sft.jsonl")
@@ -257,6 +265,7 @@ def test_dpo_export_pairs_the_best_plan_with_diverse_failures(tmp_path: Path) ->
         for workflow, stage in failing:
             _add(store, run, _candidate(workflow, reached=int(stage)), stage)
         _add(store, _start(store, "no feasible plan"), _candidate(_workflow("w.z"), reached=0), Stage.PARSE)
+        _finish(store, run)
         assert store.export_dpo(tmp_path / "dpo.jsonl", max_pairs_per_task=3) == 3
         assert store.export_dpo(tmp_path / "all.jsonl") == 4
         assert store.export_dpo(tmp_path / "again.jsonl") == 4
@@ -275,6 +284,31 @@ def test_dpo_export_pairs_the_best_plan_with_diverse_failures(tmp_path: Path) ->
     ]
     assert all_tools == ["w.d", "w.a", "w.c", "w.b"]  # a new design before a literal variant
     assert (tmp_path / "all.jsonl").read_bytes() == (tmp_path / "again.jsonl").read_bytes()
+
+
+def test_exports_skip_runs_that_did_not_answer_unless_asked(tmp_path: Path) -> None:
+    with RunStore(tmp_path / "runs.db") as store:
+        for task, status in [("a", "answered"), ("b", "partial"), ("c", "failed"), ("d", None)]:
+            run = _start(store, task)
+            _add(store, run, _candidate(_workflow("w.search"), coverage=0.5))
+            if status is not None:  # "d" never finished
+                _finish(store, run, status)
+        assert store.export_sft(tmp_path / "sft.jsonl") == 1
+        assert store.export_sft(tmp_path / "two.jsonl", statuses=["answered", "partial"]) == 2
+        assert store.export_sft(tmp_path / "all.jsonl", statuses=None) == 4
+        assert [r["status"] for r in store.runs()] == ["answered", "partial", "failed", None]
+
+
+def test_a_version_2_store_gains_the_status_column_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, result TEXT);"
+        "INSERT INTO runs (task) VALUES ('kept'); PRAGMA user_version=2;"
+    )
+    old.close()
+    with RunStore(path) as store:
+        assert [(r["task"], r["status"]) for r in store.runs()] == [("kept", None)]
 
 
 # -- redaction ---------------------------------------------------------------------------------------

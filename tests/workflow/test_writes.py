@@ -15,7 +15,7 @@ import pytest
 
 from evoflux.methods import MethodSettings, run_method
 from evoflux.planner.scripted import ScriptedPlanner
-from evoflux.scoring.fitness import Coverage, verified_coverage
+from evoflux.scoring.coverage import Coverage, verified_coverage
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings
 from evoflux.servers.catalog import Catalog, open_catalog

@@ -8,7 +8,7 @@ from typing import Any
 from evoflux.models.lm import Message, Usage
 from evoflux.planner.prompting import prompt
 from evoflux.protocols import LanguageModel
-from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.coverage import Coverage
 from evoflux.workflow.parse import extract_json
 
 __all__ = ["DIMENSIONS", "WEIGHTS", "DimensionJudge"]

@@ -149,7 +149,11 @@ async def run_one(
             return {**base, "skipped": True, "reason": str(e), "solved": False, "feasible": False}
     row = {**result.to_json(), **base, "skipped": False}
     score = score_result(task, row)
-    row.update(solved=score.solved, checks=score.model_dump(exclude={"solved", "feasible"}))
+    row.update(
+        solved=score.solved,
+        solved_answer=score.solved_answer,
+        checks=score.model_dump(exclude={"solved", "solved_answer", "feasible"}),
+    )
     return row
 
 
@@ -185,20 +189,24 @@ async def run_bench(
 
 
 def _mean_ci(values: list[float]) -> dict[str, float]:
-    """Mean, standard deviation and a normal-approximation 95% confidence half-width."""
+    """Mean, standard deviation, a normal-approximation 95% confidence half-width and `n`, the number of
+    seeds (with one, there is no interval to give)."""
     if not values:
-        return {"mean": 0.0, "std": 0.0, "ci95": 0.0}
+        return {"mean": 0.0, "std": 0.0, "ci95": 0.0, "n": 0}
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {
         "mean": round(mean, 4),
         "std": round(std, 4),
         "ci95": round(1.96 * std / math.sqrt(len(values)), 4),
+        "n": len(values),
     }
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per method: feasibility and solved rate (mean over seeds of the per-seed rate, with std and CI),
+    """Per method: feasibility, the solved rate answer-only (`solved_answer`, the headline) and lenient
+    (`solved`), and the share the run itself called answered (mean over seeds of the per-seed rate, with
+    std and CI),
     the MCP-Bench rule-based rates, and the cost per run and per feasible task."""
     summary: dict[str, dict[str, Any]] = {}
     for method in dict.fromkeys(r["method"] for r in rows):
@@ -208,6 +216,12 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         per_seed = {s: [r for r in ran if r["seed"] == s] for s in seeds}
         feasible = [sum(r["feasible"] for r in rs) / len(rs) for rs in per_seed.values() if rs]
         solved = [sum(r["solved"] for r in rs) / len(rs) for rs in per_seed.values() if rs]
+        by_answer = [
+            sum(r.get("solved_answer", False) for r in rs) / len(rs) for rs in per_seed.values() if rs
+        ]
+        answered = [
+            sum(r.get("status") == "answered" for r in rs) / len(rs) for rs in per_seed.values() if rs
+        ]
         usage = [r.get("usage", {}) for r in ran]
         tokens = sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage)
         n_feasible = sum(r["feasible"] for r in ran)
@@ -216,7 +230,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "skipped": len(mine) - len(ran),
             "seeds": len(seeds),
             "feasibility": _mean_ci(feasible),
+            "solved_answer": _mean_ci(by_answer),
             "solved": _mean_ci(solved),
+            "answered": _mean_ci(answered),
             **_rule_rates(ran),
             "lm_calls": _avg(u.get("lm_calls", 0) for u in usage),
             "prompt_tokens": _avg(u.get("prompt_tokens", 0) for u in usage),
@@ -227,6 +243,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "tokens_per_feasible": round(tokens / n_feasible, 1) if n_feasible else None,
         }
     return summary
+
+
+def _per_seed(
+    per_seed: dict[int, list[dict[str, Any]]], hit: Callable[[dict[str, Any]], bool]
+) -> list[float]:
+    """Per seed, the share of its rows for which `hit` holds."""
+    return [sum(hit(r) for r in rs) / len(rs) for rs in per_seed.values() if rs]
 
 
 def _avg(values: Any) -> float:

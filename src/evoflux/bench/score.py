@@ -14,11 +14,15 @@ __all__ = ["Score", "score_result"]
 
 
 class Score(BaseModel):
-    """How a run did on its task's checks, and why it was not solved."""
+    """How a run did on its task's checks, and why it was not solved. `solved_answer` is the headline:
+    every expected number and text is in the final answer; `solved` (lenient, the older rule) also
+    accepts a number found only in a tool's output."""
 
     solved: bool
+    solved_answer: bool = False
     feasible: bool
     numbers_found: int = 0
+    numbers_in_answer: int = 0
     contains_found: int = 0
     tools_called: int = 0
     failed_checks: list[str] = Field(default_factory=list)
@@ -39,13 +43,18 @@ def score_result(task: BenchTask, result: dict[str, Any]) -> Score:
     nodes = result.get("workflow", {}).get("nodes", []) or []
     answer = str(result.get("answer") or "")
     outputs = [n.get("output") for n in nodes if n.get("status") == "ok"]
-    have = _numbers(answer) + [x for out in outputs for x in _numbers(out)]
+    said = _numbers(answer)
+    have = said + [x for out in outputs for x in _numbers(out)]
     called = {n.get("tool") for n in nodes if n.get("status") == "ok"}
     failed: list[str] = []
-    numbers = 0
+    numbers = in_answer = 0
+    only_in_outputs: list[str] = []
     for check in task.checks.numbers:
-        if any(abs(h - check.value) <= check.tol for h in have):
+        if any(abs(h - check.value) <= check.tol for h in said):
+            numbers, in_answer = numbers + 1, in_answer + 1
+        elif any(abs(h - check.value) <= check.tol for h in have):
             numbers += 1
+            only_in_outputs.append(f"number {check.value:g} ± {check.tol:g} only in a tool's output")
         else:
             failed.append(f"number {check.value:g} ± {check.tol:g} not found")
     contains = 0
@@ -65,9 +74,11 @@ def score_result(task: BenchTask, result: dict[str, Any]) -> Score:
         failed.insert(0, "not feasible")
     return Score(
         solved=feasible and not failed,
+        solved_answer=feasible and not failed and not only_in_outputs,
         feasible=feasible,
         numbers_found=numbers,
+        numbers_in_answer=in_answer,
         contains_found=contains,
         tools_called=tools,
-        failed_checks=failed,
+        failed_checks=failed + only_in_outputs,
     )

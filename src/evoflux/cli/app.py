@@ -20,9 +20,10 @@ from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
 from evoflux.cli.options import JsonOpt, ServersOpt, err, fail
+from evoflux.cli.store_commands import export, runs, show
 from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings, QuietObserver, run_method, visible_tools
-from evoflux.methods.result import RunResult
+from evoflux.methods.result import EXIT_CODES, RunResult
 from evoflux.models.registry import MODELS, ensure_model
 from evoflux.planner.planner import LMPlanner
 from evoflux.planner.spec import SPEC_FORMS, PlannerFactory, load_model
@@ -164,9 +165,15 @@ def run(
         bool, typer.Option("--dry-run", help="Search and show the writes the workflow would send; send none.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Send destructive calls without asking.")] = False,
+    show_evidence: Annotated[
+        bool, typer.Option("--show-evidence", help="Also print what the tools returned, as judged.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan, validate and execute a tool workflow for TASK, and answer from what the tools returned.
+
+    Exit status: 0 answered (every part checked against the tools' outputs), 3 partial (it ran, parts
+    missing or unchecked: listed), 1 failed (nothing ran through), 2 usage error.
 
     Calls that may change state are held back while the search runs; the chosen workflow sends each
     one once. A destructive call is sent only when you confirm it (or pass --yes); without a terminal
@@ -260,9 +267,8 @@ def run(
     if as_json:
         print(json.dumps(shown, ensure_ascii=False))
     else:
-        print_result(console, RunResult.model_validate(shown))
-    would_run = result.write_mode == "dry-run" and bool(result.staged) and not result.diagnostics
-    raise typer.Exit(0 if result.feasible or would_run else 1)
+        print_result(console, RunResult.model_validate(shown), show_evidence=show_evidence)
+    raise typer.Exit(EXIT_CODES[result.status])
 
 
 def _confirmer(console: Console, status: Status | None, yes: bool, secrets: list[str]) -> Confirm:
@@ -285,24 +291,10 @@ def _confirmer(console: Console, status: Status | None, yes: bool, secrets: list
     return ask
 
 
-@app.command()
-def export(
-    out: Annotated[Path, typer.Option(help="The JSONL file to write.")],
-    kind: Annotated[str, typer.Option("--format", help="sft (SFTTrainer) or dpo (DPOTrainer).")] = "sft",
-    store: Annotated[Path | None, typer.Option(help="SQLite run store (default: in EVOFLUX_HOME).")] = None,
-) -> None:
-    """Export search-mined training data from the run store in the formats TRL reads."""
-    path = store or default_store_path()
-    if kind not in ("sft", "dpo"):
-        fail(EvofluxError(f"unknown format {kind!r}: use sft or dpo"))
-    if not path.is_file():
-        fail(EvofluxError(f"run store {path} not found: run `evoflux run ... --method evoflux` first"))
-    with RunStore(path) as recorder:
-        count = recorder.export_sft(out) if kind == "sft" else recorder.export_dpo(out)
-    err.print(f"wrote {count} {kind} examples to {out}", highlight=False)
-
-
 app.command()(bench)
+app.command()(runs)
+app.command()(show)
+app.command()(export)
 
 
 @app.command()

@@ -113,13 +113,14 @@ def bench(
         job = bar.add_task("benchmark", total=todo)
 
         def advance(row: dict[str, Any]) -> None:
-            mark = (
-                "skipped"
-                if row.get("skipped")
-                else "solved"
-                if row["solved"]
-                else ("feasible" if row["feasible"] else "failed")
-            )
+            if row.get("skipped"):
+                mark = "skipped"
+            elif row.get("solved_answer"):
+                mark = "solved"
+            elif row["solved"]:
+                mark = "solved lenient only (a number only in a tool's output)"
+            else:
+                mark = f"not solved (the run said {row.get('status', 'failed')})"
             bar.advance(job)
             done = int(bar.tasks[0].completed)
             wall = (row.get("usage") or {}).get("wall_s")

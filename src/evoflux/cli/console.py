@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
+from evoflux.bench.report import pct
 from evoflux.methods.result import RunResult
 from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic
@@ -18,7 +19,7 @@ from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event
 from evoflux.workflow.writes import SentWrite
 
-__all__ = ["ConsoleObserver", "print_result", "print_tools", "workflow_tree"]
+__all__ = ["ConsoleObserver", "print_checklist", "print_result", "print_tools", "workflow_tree"]
 
 _MARK = {
     "ok": "[green]✓[/]",
@@ -108,14 +109,24 @@ class ConsoleObserver:
         )
 
 
-def print_result(console: Console, result: RunResult) -> None:
-    """The outcome: feasibility, diagnostics, the answer and the cost."""
-    status = "[green]feasible[/]" if result.feasible else "[red]not feasible[/]"
-    console.print(f"\n{result.method}: {status}")
+_STATUS = {
+    "answered": "[green]answered[/]: every part checked against what the tools returned",
+    "partial": "[yellow]partial[/]: it ran, but not every part is answered",
+    "failed": "[red]failed[/]: no workflow ran through",
+}
+
+
+def print_result(console: Console, result: RunResult, *, show_evidence: bool = False) -> None:
+    """The outcome: the status, diagnostics, the answer, the checklist of parts, the writes and the cost."""
+    console.print(f"\n{escape(result.method)}: {_STATUS[result.status]}")
     for diagnostic in result.diagnostics[:12]:
         console.print(f"  [red]{escape(str(diagnostic))}[/]", highlight=False)
     if result.answer:
-        console.print(Panel(escape(result.answer), title="answer", border_style="green"))
+        color = {"answered": "green", "partial": "yellow"}.get(result.status, "red")
+        console.print(Panel(escape(result.answer), title="answer", border_style=color))
+    print_checklist(console, result)
+    if show_evidence and result.evidence:
+        console.print(Panel(escape(result.evidence), title="evidence", border_style="dim"))
     _print_writes(console, result)
     u = result.usage
     console.print(
@@ -128,6 +139,17 @@ def print_result(console: Console, result: RunResult) -> None:
             f"[dim]search: {s.get('generations')} generations · {s.get('candidates')} candidates · "
             f"stopped because {s.get('stopped_because')}[/]"
         )
+
+
+def print_checklist(console: Console, result: RunResult) -> None:
+    """Each part of the task with the value that answers it, or "missing"."""
+    if result.checklist:
+        console.print("[bold]parts of the task:[/]")
+    for part in result.checklist:
+        value = f"[green]✓[/] {escape(part.value)}" if part.value is not None else "[red]✗ missing[/]"
+        console.print(f"  {escape(part.text)}: {value}", highlight=False)
+    if result.unchecked:
+        console.print(f"[yellow]{escape(result.unchecked)}[/]", highlight=False)
 
 
 _EFFECT_STYLE = {"read": "[green]", "write": "[yellow]", "destructive": "[red]"}
@@ -174,15 +196,16 @@ def print_tools(console: Console, tools: list[dict[str, Any]], failed: dict[str,
 def print_summary(console: Console, summary: dict[str, dict[str, Any]]) -> None:
     """A benchmark summary: one row per method."""
     table = Table(title="benchmark")
-    for column in ("method", "runs", "feasible", "solved", "lm calls", "tokens", "tool calls", "wall s"):
+    columns = ("method", "runs", "solved (answer)", "solved (lenient)", "feasible", "lm calls", "tokens")
+    for column in (*columns, "tool calls", "wall s"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for method, m in summary.items():
-        f, s = m["feasibility"], m["solved"]
         table.add_row(
             method,
             f"{m['runs']}" + (f" (+{m['skipped']} skipped)" if m["skipped"] else ""),
-            f"{f['mean']:.1%} ± {f['ci95']:.1%}",
-            f"{s['mean']:.1%} ± {s['ci95']:.1%}",
+            pct(m.get("solved_answer")),
+            pct(m["solved"]),
+            pct(m["feasibility"]),
             f"{m['lm_calls']:.1f}",
             f"{m['prompt_tokens'] + m['completion_tokens']:.0f}",
             f"{m['tool_calls']:.1f}",

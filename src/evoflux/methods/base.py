@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
-from evoflux.protocols import Observer, Planner, ToolCaller
+from evoflux.methods.verdict import Verdict
+from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.search.loop import SearchSettings
 from evoflux.search.population import Evaluated
 from evoflux.servers.retrieval import rank_tools
@@ -21,7 +22,15 @@ from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Event, Trace
 from evoflux.workflow.writes import Confirm, Ledger, SentWrite, WriteMode, WritePolicy, refuse_all
 
-__all__ = ["MethodSettings", "QuietObserver", "final_trace", "run_result", "visible_tools", "write_policy"]
+__all__ = [
+    "MethodSettings",
+    "QuietObserver",
+    "final_trace",
+    "run_judge",
+    "run_result",
+    "visible_tools",
+    "write_policy",
+]
 
 
 class MethodSettings(BaseModel):
@@ -76,6 +85,11 @@ def write_policy(
     )
 
 
+def run_judge(judge: Judge | None, planner: Planner, settings: MethodSettings) -> Judge | None:
+    """Who judges the final run: the given judge, else the planner; None when judging is off."""
+    return (judge or planner) if settings.search.switches.judge else None
+
+
 def visible_tools(task: str, caller: ToolCaller, k: int) -> list[ToolSpec]:
     """The tools the planner sees: all usable ones when they fit, else the top-k by retrieval."""
     usable = [spec for spec in caller.tools.values() if not spec.unusable]
@@ -117,13 +131,15 @@ def run_result(
     settings: MethodSettings,
     started: float,
     writes: WritePolicy | None = None,
+    verdict: Verdict | None = None,
 ) -> RunResult:
+    """The result of a run, with its status from `verdict` (failed without one)."""
     staged = [
         {"node": run.node, "tool": run.tool, "arguments": run.arguments}
         for run in trace.runs.values()
         if run.status == "staged"
     ]
-    return RunResult(
+    result = RunResult(
         writes=list(writes.ledger.entries) if writes is not None else [],
         write_mode=settings.writes,
         staged=staged,
@@ -136,3 +152,4 @@ def run_result(
         usage=RunUsage.of(planner.usage, trace.tool_calls, time.monotonic() - started),
         seed=settings.seed,
     )
+    return (verdict or Verdict()).apply(result)

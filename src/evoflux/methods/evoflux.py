@@ -9,15 +9,18 @@ from evoflux.methods.base import (
     MethodSettings,
     QuietObserver,
     final_trace,
+    run_judge,
     run_result,
     visible_tools,
     write_policy,
 )
 from evoflux.methods.result import RunResult
+from evoflux.methods.verdict import judge_final
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.search.loop import SearchSettings, evolve
 from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic, Stage
+from evoflux.workflow.evidence import evidence_text
 from evoflux.workflow.trace import Trace
 from evoflux.workflow.writes import Confirm, WritePolicy
 
@@ -66,7 +69,18 @@ async def evoflux(
         )
         tool_calls, commits = tool_calls + outcome.tool_calls + trace.tool_calls, commits + 1
         search = _after_failed_commit(search, trace, commit, planner.usage.calls - calls0, started, commits)
-    result = run_result("evoflux", task, workflow, trace, planner, settings, started, commit)
+    known = best.coverage if best is not None else None
+    seen = evidence_text(best.candidate.workflow, best.trace, every_node=True) if best is not None else ""
+    verdict = await judge_final(
+        task,
+        workflow,
+        trace,
+        caller.tools,
+        run_judge(judge, planner, settings),
+        known=known,
+        known_evidence=seen,
+    )
+    result = run_result("evoflux", task, workflow, trace, planner, settings, started, commit, verdict)
     usage = result.usage.model_copy(update={"tool_calls": tool_calls})
     report = {**outcome.summary(), **_verdict(best), "commits": commits}
     return result.model_copy(update={"search": report, "usage": usage})

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from evoflux.errors import EvofluxError
-from evoflux.methods.base import MethodSettings, QuietObserver, visible_tools, write_policy
+from evoflux.methods.base import MethodSettings, QuietObserver, run_judge, visible_tools, write_policy
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
+from evoflux.methods.verdict import judge_final
 from evoflux.models.decoding import opening_temperature
 from evoflux.models.lm import Usage
 from evoflux.planner.plans import ReactTurn
@@ -248,6 +249,9 @@ async def react(
         and all(r.status == "ok" or r.node in repaired for r in trace.runs.values())
     )
     observer.planned(workflow if run.nodes else None, trace.diagnostics)
+    judging = run_judge(judge, planner, settings)
+    shown = workflow if run.nodes else None
+    verdict = await judge_final(task, shown, trace, caller.tools, judging, feasible=feasible)
 
     usage = planner.usage
     spent = Usage(
@@ -256,7 +260,7 @@ async def react(
         completion_tokens=usage.completion_tokens - usage0.completion_tokens,
         cached_tokens=usage.cached_tokens - usage0.cached_tokens,
     )
-    return RunResult(
+    result = RunResult(
         method="react",
         task=task,
         feasible=feasible,
@@ -276,3 +280,4 @@ async def react(
             "parse_failures": parse_failures,
         },
     )
+    return verdict.apply(result)

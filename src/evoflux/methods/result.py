@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from evoflux.models.lm import Usage
+from evoflux.scoring.coverage import Part
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 from evoflux.workflow.writes import SentWrite
 
-__all__ = ["RunResult", "RunUsage", "workflow_json"]
+__all__ = ["EXIT_CODES", "RunResult", "RunUsage", "Status", "workflow_json"]
+
+Status = Literal["answered", "partial", "failed"]
+"""answered: every part verified against executed outputs; partial: it ran, parts are missing or
+unchecked; failed: not feasible (the diagnostics say why)."""
+EXIT_CODES: dict[str, int] = {"answered": 0, "partial": 3, "failed": 1}
+"""`evoflux run`'s exit code per status (2 stays a usage error)."""
 
 
 class RunUsage(BaseModel):
@@ -43,7 +50,13 @@ class RunResult(BaseModel):
     method: str
     task: str
     feasible: bool
+    status: Status = "failed"
     answer: str = ""
+    checklist: list[Part] = Field(
+        default_factory=list, description="Each part of the task with its verified value (None: missing)."
+    )
+    unchecked: str = Field(default="", description="Why the parts were not checked, when they were not.")
+    evidence: str = Field(default="", description="What the executed calls returned, as the judge saw it.")
     workflow: dict[str, Any] = Field(default_factory=dict)
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     usage: RunUsage = Field(default_factory=RunUsage)
@@ -57,6 +70,10 @@ class RunResult(BaseModel):
     staged: list[dict[str, Any]] = Field(
         default_factory=list, description="Writes the chosen workflow would send (left unsent: dry run)."
     )
+
+    @property
+    def missing(self) -> list[str]:
+        return [part.text for part in self.checklist if part.value is None]
 
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

@@ -11,11 +11,13 @@ from evoflux.methods.base import (
     MethodSettings,
     QuietObserver,
     final_trace,
+    run_judge,
     run_result,
     visible_tools,
     write_policy,
 )
 from evoflux.methods.result import RunResult
+from evoflux.methods.verdict import judge_final
 from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
@@ -72,7 +74,8 @@ async def self_repair(
         plan = await anyio.to_thread.run_sync(
             _retry, planner, task, tools, workflow, trace, settings.seed + attempt
         )
-    result = run_result("self-repair", task, workflow, trace, planner, settings, started, commit)
+    verdict = await judge_final(task, workflow, trace, caller.tools, run_judge(judge, planner, settings))
+    result = run_result("self-repair", task, workflow, trace, planner, settings, started, commit, verdict)
     usage = result.usage.model_copy(update={"tool_calls": tool_calls})
     return result.model_copy(update={"search": {"attempts": attempt}, "usage": usage})
 

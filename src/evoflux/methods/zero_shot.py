@@ -10,11 +10,13 @@ from evoflux.methods.base import (
     MethodSettings,
     QuietObserver,
     final_trace,
+    run_judge,
     run_result,
     visible_tools,
     write_policy,
 )
 from evoflux.methods.result import RunResult
+from evoflux.methods.verdict import judge_final
 from evoflux.models.decoding import opening_temperature
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
 from evoflux.workflow.execute import CallCache
@@ -46,4 +48,5 @@ async def zero_shot(
     trace = await final_trace(
         task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache(), writes
     )
-    return run_result("zero-shot", task, workflow, trace, planner, settings, started, writes)
+    verdict = await judge_final(task, workflow, trace, caller.tools, run_judge(judge, planner, settings))
+    return run_result("zero-shot", task, workflow, trace, planner, settings, started, writes, verdict)

@@ -22,7 +22,7 @@ from evoflux.planner.prompting import (
     step_schema,
 )
 from evoflux.protocols import LanguageModel
-from evoflux.scoring.fitness import Coverage, verified_coverage
+from evoflux.scoring.coverage import Coverage, verified_coverage
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic, render
 from evoflux.workflow.graph import Workflow

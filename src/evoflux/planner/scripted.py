@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evoflux.errors import EvofluxError
 from evoflux.models.lm import Completion, Usage
 from evoflux.planner.plans import PlanResult, ReactTurn
-from evoflux.scoring.fitness import Coverage
+from evoflux.scoring.coverage import Coverage
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow

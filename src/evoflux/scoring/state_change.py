@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from evoflux.scoring.fitness import Coverage, salient_terms
+from evoflux.scoring.coverage import Coverage, Part, salient_terms
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
@@ -85,10 +85,16 @@ def credit_changes(coverage: Coverage, trace: Trace, specs: Mapping[str, ToolSpe
     done = [part for part in coverage.missing if _carried(part, have)]
     if not done:
         return coverage
-    parts = coverage.parts or _judged_parts(coverage)
+    parts = len(coverage.checklist) or _judged_parts(coverage)
     missing = [part for part in coverage.missing if part not in done]
     score = (parts - len(missing)) / parts if parts else coverage.score
-    return coverage.model_copy(update={"score": max(coverage.score, score), "missing": missing})
+    checklist = [
+        Part(text=p.text, value="written") if p.value is None and p.text in done else p
+        for p in coverage.checklist
+    ]
+    return coverage.model_copy(
+        update={"score": max(coverage.score, score), "missing": missing, "checklist": checklist}
+    )
 
 
 def _changes(tool: str, specs: Mapping[str, ToolSpec]) -> bool:

@@ -16,7 +16,8 @@ from evoflux.edits.structure import distinct_calls
 from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Planner, ToolCaller
-from evoflux.scoring.fitness import Coverage, Fitness, compute_fitness
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import Fitness, compute_fitness
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.budget import Budget, Spend
 from evoflux.search.intensity import Intensity, IntensityConfig
@@ -381,6 +382,4 @@ class _Search:
             self._coverage[evidence] = await anyio.to_thread.run_sync(
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
-        return judged_with_changes(
-            self._coverage[evidence], workflow, self.task, self.caller.tools, trace
-        )
+        return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools, trace)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evoflux.scoring.fitness import ANSWERED, Coverage
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import ANSWERED
 from evoflux.search.population import Evaluated
 from evoflux.workflow.execute import CallCache
 from evoflux.workflow.trace import Trace

@@ -12,7 +12,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Levenshtein
 
-from evoflux.scoring.fitness import Coverage, Fitness
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import Fitness
 from evoflux.scoring.intent import intent_feedback
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import CycleError, Workflow

@@ -6,30 +6,34 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from evoflux.methods.result import RunResult
-from evoflux.scoring.fitness import Coverage, Fitness
+from evoflux.scoring.coverage import Coverage
+from evoflux.scoring.fitness import Fitness
 from evoflux.search.population import Candidate, signature
 from evoflux.store.redaction import MIN_SECRET, REDACTED, redact
 from evoflux.workflow.diagnostics import Diagnostic, earliest_stage
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.writes import SentWrite
 
-__all__ = ["MAX_OUTPUTS_BYTES", "REDACTED", "SCHEMA_VERSION", "RunStore", "plan_json", "redact"]
+__all__ = ["ANSWERED", "MAX_OUTPUTS_BYTES", "REDACTED", "SCHEMA_VERSION", "RunStore", "plan_json", "redact"]
 
-SCHEMA_VERSION = 2
-"""2 added `writes`; a version-1 store is upgraded in place when opened."""
+SCHEMA_VERSION = 3
+"""2 added `writes`, 3 the run's `status`; an older store is upgraded in place when opened."""
 MAX_OUTPUTS_BYTES = 16 * 1024
+ANSWERED = ("answered",)
+"""What the training exports take by default: runs whose every part was checked."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, method TEXT NOT NULL,
     planner TEXT NOT NULL, seed INTEGER NOT NULL, settings TEXT NOT NULL, prompt TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, feasible INTEGER, result TEXT, stopped_because TEXT,
+    started_at TEXT NOT NULL, finished_at TEXT, feasible INTEGER, status TEXT, result TEXT,
+    stopped_because TEXT,
     lm_calls INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER,
     tool_calls INTEGER, wall_s REAL);
 CREATE TABLE IF NOT EXISTS candidates (
@@ -91,8 +95,9 @@ class RunStore:
                     f"{self.path} has schema version {version}; this evoflux knows {SCHEMA_VERSION}"
                 )
             if version < SCHEMA_VERSION:
+                upgrade = "ALTER TABLE runs ADD COLUMN status TEXT;" if 0 < version < 3 else ""
                 self._conn.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                    f"BEGIN IMMEDIATE;{_SCHEMA}{upgrade}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
                 )
         except BaseException:
             self._conn.close()
@@ -225,6 +230,7 @@ class RunStore:
         row = {
             "finished_at": _now(),
             "feasible": int(result.feasible),
+            "status": result.status,
             "result": self._json(result.to_json()),
         }
         row |= {"stopped_because": self._opt(None if stopped is None else str(stopped))}
@@ -271,17 +277,21 @@ class RunStore:
 
     # -- training exports ----------------------------------------------------------------------------
 
-    def _by_task(self) -> list[tuple[dict[str, Any], list[tuple[dict[str, Any], Fitness]]]]:
+    def _by_task(
+        self, statuses: Collection[str] | None
+    ) -> list[tuple[dict[str, Any], list[tuple[dict[str, Any], Fitness]]]]:
         """Per task with a feasible candidate (first seen first): the best feasible candidate and its
         run's prompt, and every candidate of the task's runs, feasible then fittest first (ties: recorded
-        first). Tasks with no feasible candidate are left out."""
-        runs = {r["id"]: r for r in self.runs()}
+        first). Tasks with no feasible candidate are left out, and runs whose status is not in
+        `statuses` (None: every run)."""
+        runs = {r["id"]: r for r in self.runs() if statuses is None or r["status"] in statuses}
         rows = self._read(
             "SELECT c.*, r.task AS task FROM candidates c JOIN runs r ON r.id = c.run_id ORDER BY r.id, c.seq"
         )
         tasks: dict[str, list[tuple[dict[str, Any], Fitness]]] = {}
         for data in rows:
-            tasks.setdefault(data["task"], []).append((data, Fitness.model_validate(data["fitness"])))
+            if data["run_id"] in runs:
+                tasks.setdefault(data["task"], []).append((data, Fitness.model_validate(data["fitness"])))
         out = []
         for group in tasks.values():
             group.sort(key=lambda pair: (pair[0]["feasible"], pair[1].key()), reverse=True)
@@ -290,21 +300,28 @@ class RunStore:
                 out.append(({"prompt": runs[best["run_id"]]["prompt"], "best": best}, group))
         return out
 
-    def export_sft(self, out: str | os.PathLike[str]) -> int:
-        """TRL conversational SFT JSONL: per task, its prompt and the best feasible plan. Returns lines."""
+    def export_sft(self, out: str | os.PathLike[str], *, statuses: Collection[str] | None = ANSWERED) -> int:
+        """TRL conversational SFT JSONL: per task, its prompt and the best feasible plan of the runs whose
+        status is in `statuses` (default: answered only). Returns lines."""
         lines = []
-        for head, _ in self._by_task():
+        for head, _ in self._by_task(statuses):
             plan = plan_json(Workflow.model_validate(head["best"]["workflow"]))
             lines.append({"messages": [*head["prompt"], {"role": "assistant", "content": plan}]})
         return _write_jsonl(out, lines)
 
-    def export_dpo(self, out: str | os.PathLike[str], *, max_pairs_per_task: int = 4) -> int:
-        """TRL conversational preference JSONL: per task, the best feasible plan against up to
-        `max_pairs_per_task` failing ones, drawn in turn from each failing stage (the stage with the
-        fittest failure first), and within a stage structurally new designs before literal variants,
-        fittest first. Returns lines."""
+    def export_dpo(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        max_pairs_per_task: int = 4,
+        statuses: Collection[str] | None = ANSWERED,
+    ) -> int:
+        """TRL conversational preference JSONL (runs filtered as in `export_sft`): per task, the best
+        feasible plan against up to `max_pairs_per_task` failing ones, drawn in turn from each failing
+        stage (the fittest failure's first), within a stage new designs before literal variants, fittest
+        first. Returns lines."""
         lines = []
-        for head, group in self._by_task():
+        for head, group in self._by_task(statuses):
             chosen = plan_json(Workflow.model_validate(head["best"]["workflow"]))
             stages: dict[str, list[tuple[str, str]]] = {}
             seen = {chosen}

@@ -1,0 +1,85 @@
+"""The status a run ends with (answered, partial, failed), its exit code and checklist, and the commands
+that read the run store (`runs`, `show`, `export`), run as a user runs them: subprocesses over the toy
+server, with a scripted planner (`scripted:PATH`, the test double for the model)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+EVOFLUX = [sys.executable, "-m", "evoflux"]
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
+TASK = "Add 2 and 3, then multiply the result by 4."
+ADD = {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}
+
+
+def evoflux(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*EVOFLUX, *args], capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL
+    )
+
+
+def setup(tmp_path: Path, coverage: dict[str, Any], *nodes: dict[str, Any]) -> list[str]:
+    """`run` arguments for the toy server and a script of one plan whose every verdict is `coverage`."""
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [TOY]}}}))
+    plan = {"nodes": list(nodes), "answer": {"uses": [nodes[-1]["id"]]}}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"plans": [plan], "coverage": coverage}))
+    store = str(tmp_path / "runs.sqlite")
+    budget = "generations=1,seeds=1,lm_calls=6"
+    return ["--servers", str(config), "--planner", f"scripted:{script}", "--store", store, "--budget", budget]
+
+
+def test_a_run_that_skips_a_part_ends_partial_with_the_part_named_and_exit_code_3(tmp_path: Path) -> None:
+    args = setup(tmp_path, {"score": 0.5, "missing": ["multiply the result by 4"]}, ADD)
+    done = evoflux("run", TASK, *args)
+    assert done.returncode == 3, done.stderr
+    assert "partial" in done.stdout and "multiply the result by 4: ✗ missing" in done.stdout
+    assert "feasible" not in done.stdout  # the old word for "it ran", never the headline again
+
+    as_json = evoflux("run", TASK, *args, "--json")
+    assert as_json.returncode == 3, as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert result["status"] == "partial" and result["feasible"] is True
+    assert result["checklist"] == [{"text": "multiply the result by 4", "value": None}]
+    assert '"sum": 5' in result["evidence"] or "5" in result["evidence"]
+
+    listed = evoflux("runs", "--store", args[args.index("--store") + 1], "--json")
+    assert [(r["id"], r["status"], r["task"]) for r in json.loads(listed.stdout)] == [
+        (1, "partial", TASK),
+        (2, "partial", TASK),
+    ]
+    shown = evoflux("show", "2", "--store", args[args.index("--store") + 1])
+    assert shown.returncode == 0, shown.stderr
+    assert "toy.add" in shown.stdout and "multiply the result by 4: ✗ missing" in shown.stdout
+    assert "evidence" in shown.stdout
+    exported = tmp_path / "sft.jsonl"
+    done = evoflux("export", "--out", str(exported), "--store", args[args.index("--store") + 1])
+    assert done.returncode == 0 and exported.read_text() == ""  # no run answered: nothing to learn from
+
+
+def test_a_run_whose_every_part_is_verified_ends_answered_with_exit_code_0(tmp_path: Path) -> None:
+    done = evoflux("run", "Add 2 and 3.", *setup(tmp_path, {"score": 1.0}, ADD), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "answered"
+
+
+def test_a_run_with_nothing_that_runs_through_fails_with_exit_code_1(tmp_path: Path) -> None:
+    broken = {"id": "n1", "tool": "toy.fail", "args": {"message": "no"}}
+    done = evoflux("run", TASK, *setup(tmp_path, {"score": 1.0}, broken), "--json")
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "failed" and result["diagnostics"]
+
+
+def test_show_names_a_missing_run_and_runs_needs_a_store(tmp_path: Path) -> None:
+    args = setup(tmp_path, {"score": 1.0}, ADD)
+    store = args[args.index("--store") + 1]
+    assert evoflux("runs", "--store", store).returncode == 2  # no store yet
+    assert evoflux("run", "Add 2 and 3.", *args).returncode == 0
+    missing = evoflux("show", "9", "--store", store)
+    assert missing.returncode == 2 and "no run 9" in missing.stderr

@@ -1,0 +1,71 @@
+"""The final verdict (`methods.verdict`): the status from feasibility and the judged parts, and when the
+judge is asked at all. `ScriptedPlanner` is the test double for the model's judge."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from evoflux.methods.result import RunResult
+from evoflux.methods.verdict import Verdict, judge_final, status_of
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.coverage import Coverage, Part
+from evoflux.workflow.graph import Workflow
+from evoflux.workflow.trace import NodeRun, Trace
+
+WORKFLOW = Workflow.model_validate(
+    {"nodes": [{"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}}], "answer": {"uses": ["n1"]}}
+)
+
+
+def ran(answer: str | None = "5") -> Trace:
+    return Trace(
+        runs={"n1": NodeRun(node="n1", tool="toy.add", status="ok", output={"sum": 5})}, answer=answer
+    )
+
+
+def test_the_status_is_failed_partial_or_answered() -> None:
+    assert status_of(False, Coverage(score=1.0)) == "failed"
+    assert status_of(True, None) == "partial"  # ran, but nobody checked the parts
+    assert status_of(True, Coverage(score=0.5, missing=["the product"])) == "partial"
+    assert status_of(True, Coverage(score=1.0)) == "answered"
+
+
+def test_a_verdict_gives_the_result_its_status_and_checklist() -> None:
+    coverage = Coverage(score=0.5, missing=["b"], checklist=[Part(text="a", value="5"), Part(text="b")])
+    result = Verdict(coverage=coverage, evidence="n1 returned 5").apply(
+        RunResult(method="m", task="t", feasible=True)
+    )
+    assert (result.status, result.missing, result.evidence) == ("partial", ["b"], "n1 returned 5")
+    only_missing = Verdict(coverage=Coverage(score=0.0, missing=["c"])).apply(result)
+    assert only_missing.checklist == [Part(text="c")]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_final_run_is_judged_once_and_not_again_on_known_evidence() -> None:
+    asked: list[str] = []
+    judge = ScriptedPlanner(
+        [WORKFLOW], judge_fn=lambda task, evidence, answer: asked.append(evidence) or Coverage(score=1.0)
+    )
+    with anyio.fail_after(10):
+        fresh = await judge_final("Add 2 and 3.", WORKFLOW, ran(), {}, judge)
+        again = await judge_final(
+            "Add 2 and 3.",
+            WORKFLOW,
+            ran(),
+            {},
+            judge,
+            known=Coverage(score=0.2),
+            known_evidence=fresh.evidence,
+        )
+        off = await judge_final("Add 2 and 3.", WORKFLOW, ran(), {}, None)
+        unfinished = await judge_final("Add 2 and 3.", WORKFLOW, ran(answer=None), {}, judge)
+    assert len(asked) == 1 and fresh.coverage == Coverage(score=1.0)
+    assert again.coverage == Coverage(score=0.2)  # the search's verdict on the same evidence
+    assert off.coverage is None and "judging is off" in off.unchecked
+    assert unfinished.coverage is None and len(asked) == 1  # not feasible: nothing to judge
