@@ -19,6 +19,7 @@ from evoflux import __version__
 from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
+from evoflux.cli.live import LiveView, Narrated
 from evoflux.cli.options import JsonOpt, ServersOpt, err, fail
 from evoflux.cli.store_commands import export, runs, show
 from evoflux.errors import EvofluxError
@@ -27,7 +28,7 @@ from evoflux.methods.result import EXIT_CODES, RunResult
 from evoflux.models.registry import MODELS, ensure_model
 from evoflux.planner.planner import LMPlanner
 from evoflux.planner.spec import SPEC_FORMS, PlannerFactory, load_model
-from evoflux.protocols import Observer
+from evoflux.protocols import Observer, Planner
 from evoflux.search.budget import Budget
 from evoflux.search.intensity import IntensityConfig
 from evoflux.search.loop import SearchSettings, Switches
@@ -210,7 +211,8 @@ def run(
         recorder = None if no_store else RunStore(store or default_store_path(), secrets=secrets)
     except (EvofluxError, ValidationError) as e:
         fail(e)
-    observer: Observer = QuietObserver() if as_json else ConsoleObserver(console)
+    view = None if as_json else LiveView(console.status("starting the servers"))
+    observer: Observer = QuietObserver() if view is None else ConsoleObserver(console, view.set)
 
     async def main() -> RunResult:
         async with open_catalog(config, call_timeout=call_timeout) as catalog:
@@ -228,7 +230,7 @@ def run(
                         "destructive writes (MCP's defaults); say which only read with readOnlyTools in "
                         "the servers config[/]"
                     )
-            lm = planners()
+            lm: Planner = planners()
             judge_planner = DimensionJudge(judge_model) if judge_model else None
             watcher: Observer = observer
             run_id = None
@@ -244,16 +246,18 @@ def run(
                     prompt=prompt,
                 )
                 watcher = RecordingObserver(observer, recorder, run_id)
-            result = await run_method(method, task, catalog, lm, settings, watcher, judge_planner, confirm)
+            narrated = lm if view is None else Narrated(lm, view)
+            result = await run_method(
+                method, task, catalog, narrated, settings, watcher, judge_planner, confirm
+            )
             result = result.model_copy(update={"planner": planner})
             if recorder is not None and run_id is not None:
                 recorder.finish_run(run_id, result)
             return result
 
-    status = console.status("working…") if not as_json else None
-    confirm = _confirmer(console, status, yes, secrets)
+    confirm = _confirmer(console, view.status if view else None, yes, secrets)
     try:
-        with status if status is not None else nullcontext():
+        with view if view is not None else nullcontext():
             result = anyio.run(main)
     except EvofluxError as e:
         fail(e)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.tree import Tree
 
 from evoflux.bench.report import pct
 from evoflux.methods.result import RunResult
+from evoflux.scoring.fitness import Fitness
 from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
@@ -62,10 +64,12 @@ def workflow_tree(workflow: Workflow, title: str = "plan") -> Tree:
 
 
 class ConsoleObserver:
-    """Prints plans, node events and search generations as they happen."""
+    """Prints plans, node events and search generations as they happen; `on_stage` hears what the run
+    is doing now (the live line)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, on_stage: Callable[[str], None] | None = None) -> None:
         self.console = console
+        self.on_stage = on_stage or (lambda stage: None)
 
     def planned(self, workflow: Workflow | None, diagnostics: list[Diagnostic]) -> None:
         if workflow is not None:
@@ -75,6 +79,7 @@ class ConsoleObserver:
 
     def event(self, event: Event) -> None:
         if event.kind == "started":
+            self.on_stage(f"calling {event.tool} ({event.node})")
             return
         detail = f" [dim]{escape(event.detail[:160])}[/]" if event.detail else ""
         mark = _MARK.get(event.kind, escape(event.kind))
@@ -82,6 +87,7 @@ class ConsoleObserver:
 
     def write(self, entry: SentWrite) -> None:
         if entry.status == "sending":
+            self.on_stage(f"committing: sending {entry.tool} ({entry.node}), a {entry.effect} call")
             return
         color = "green" if entry.status == "sent" else "red"
         self.console.print(
@@ -92,19 +98,24 @@ class ConsoleObserver:
 
     def candidate(self, mode: str, item: Evaluated, parent: str) -> None:
         c = item.candidate
-        edits = f" {', '.join(c.edits)}" if c.edits else ""
+        edits = f" ({', '.join(c.edits)})" if c.edits else ""
         steps = " → ".join(n.tool for n in c.workflow.nodes) or "(no steps)"
-        scored = escape(c.fitness.describe())
         self.console.print(
-            f"  [dim]{escape(mode)}{escape(edits)}:[/] {escape(steps)} [dim]{scored}[/]", highlight=False
+            f"  [dim]{escape(_ORIGIN.get(mode, mode))}{escape(edits)}:[/] {escape(steps)} "
+            f"[dim]{escape(in_words(c.fitness))}[/]",
+            highlight=False,
         )
 
     def generation(self, summary: dict[str, Any]) -> None:
+        self.on_stage(f"searching: generation {summary.get('generation')} done")
+        note = f" · [yellow]{summary['note']}[/]" if summary.get("note") else ""
+        best = summary.get("best_fitness")
+        told = in_words(best) if isinstance(best, Fitness) else "none yet"
         self.console.print(
-            f"[bold]gen {summary.get('generation')}[/] best {summary.get('best', 0):.3f} "
-            f"({summary.get('best_stage', '?')}) · population {summary.get('population')} · "
-            f"intensity {summary.get('intensity', 0):.2f} · feasible {summary.get('feasible', 0)}"
-            + (f" · [yellow]{summary['note']}[/]" if summary.get("note") else ""),
+            f"[bold]generation {summary.get('generation')}[/]: best so far {escape(told)} · "
+            f"{summary.get('population')} kept, "
+            f"{summary.get('feasible', 0)} of them run through · explores "
+            f"{summary.get('intensity', 0):.0%} of the time{note}",
             highlight=False,
         )
 
@@ -114,6 +125,24 @@ _STATUS = {
     "partial": "[yellow]partial[/]: it ran, but not every part is answered",
     "failed": "[red]failed[/]: no workflow ran through",
 }
+
+
+_ORIGIN = {
+    "seed": "first plan",
+    "stepwise": "built step by step",
+    "explore": "rule-based edits",
+    "exploit": "model-guided edit",
+    "redesign": "redesign",
+}
+
+
+def in_words(fitness: Fitness) -> str:
+    """A candidate's fitness as a newcomer reads it."""
+    if fitness.stage_label == "answered":
+        text = f"ran through; the judge found {fitness.coverage:.0%} of the task answered"
+    else:
+        text = f"broke at the {fitness.stage_label} stage; {fitness.executed:.0%} of its steps ran"
+    return text + f"; {fitness.grounding:.0%} of the answer is in the outputs" if fitness.grounding else text
 
 
 def print_result(console: Console, result: RunResult, *, show_evidence: bool = False) -> None:

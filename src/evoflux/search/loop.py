@@ -182,6 +182,7 @@ class _Search:
             "generation": generation,
             "best": best.candidate.fitness.value if best else 0.0,
             "best_stage": best.candidate.fitness.describe() if best else "none",
+            "best_fitness": best.candidate.fitness if best else None,
             "population": len(self.population),
             "intensity": self.intensity.value,
             "feasible": sum(m.trace.feasible for m in members),
