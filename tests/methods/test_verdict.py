@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from evoflux.methods.result import RunResult
-from evoflux.methods.verdict import Verdict, judge_final, status_of
+from evoflux.methods.verdict import Verdict, judge_final, readable, status_of
 from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.scoring.coverage import Coverage, Part
 from evoflux.workflow.graph import Workflow
@@ -69,3 +69,15 @@ async def test_the_final_run_is_judged_once_and_not_again_on_known_evidence() ->
     assert again.coverage == Coverage(score=0.2)  # the search's verdict on the same evidence
     assert off.coverage is None and "judging is off" in off.unchecked
     assert unfinished.coverage is None and len(asked) == 1  # not feasible: nothing to judge
+
+
+def test_a_raw_dump_becomes_the_checklist_in_prose_when_every_number_is_grounded() -> None:
+    dump = ran(answer="n1 = toy.add(...) returned: {...}")
+    dump.answer_is_evidence = True
+    checklist = [Part(text="the sum of 2 and 3", value="5"), Part(text="the sum times 4")]
+    coverage = Coverage(score=0.5, missing=["the sum times 4"], checklist=checklist)
+    task = "Add 2 and 3, then multiply the sum by 4."
+    assert readable(task, dump, coverage) == "the sum of 2 and 3: 5. Not answered: the sum times 4."
+    assert readable(task, ran(), coverage) is None  # a written answer stays as it is
+    invented = [Part(text="the sum", value="5"), Part(text="the product, 20")]  # 20: in no output
+    assert readable(task, dump, coverage.model_copy(update={"checklist": invented})) is None

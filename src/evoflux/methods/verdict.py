@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from evoflux.methods.result import RunResult, Status
 from evoflux.protocols import Judge
@@ -14,11 +14,11 @@ from evoflux.scoring.coverage import Coverage, Part
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.outcome import SOLVED_COVERAGE
 from evoflux.servers.tools import ToolSpec
-from evoflux.workflow.evidence import evidence_text
+from evoflux.workflow.evidence import evidence_text, ungrounded_numbers
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 
-__all__ = ["Verdict", "judge_final", "status_of"]
+__all__ = ["Verdict", "judge_final", "readable", "status_of"]
 
 
 class Verdict(BaseModel):
@@ -28,6 +28,7 @@ class Verdict(BaseModel):
     unchecked: str = ""
     evidence: str = ""
     dry: bool = False
+    answer: str | None = Field(default=None, description="A readable answer to use instead of a raw dump.")
 
     def apply(self, result: RunResult) -> RunResult:
         """`result` with its status, checklist and evidence."""
@@ -40,6 +41,7 @@ class Verdict(BaseModel):
                 "checklist": checklist,
                 "unchecked": self.unchecked,
                 "evidence": self.evidence,
+                "answer": self.answer if self.answer is not None else result.answer,
             }
         )
 
@@ -75,11 +77,27 @@ async def judge_final(
     if not (trace.feasible if feasible is None else feasible):
         return Verdict(evidence=evidence)
     if known is not None and known_evidence == evidence:
-        return Verdict(coverage=known, evidence=evidence)
+        return Verdict(coverage=known, evidence=evidence, answer=readable(task, trace, known))
     if judge is None:
         return Verdict(unchecked="not checked: judging is off", evidence=evidence)
     answer = trace.answer or ""
     coverage = await anyio.to_thread.run_sync(lambda: judge.judge(task, evidence, answer))
     if coverage is None:
         return Verdict(unchecked="not checked: the judge's reply did not parse", evidence=evidence)
-    return Verdict(coverage=judged_with_changes(coverage, workflow, task, tools, trace), evidence=evidence)
+    coverage = judged_with_changes(coverage, workflow, task, tools, trace)
+    return Verdict(coverage=coverage, evidence=evidence, answer=readable(task, trace, coverage))
+
+
+def readable(task: str, trace: Trace, coverage: Coverage | None) -> str | None:
+    """When the answer is a raw dump of outputs, the checklist as prose: each verified part with its
+    value, then the parts left unanswered; None when the answer was written, or when this text would
+    state a number no output holds and the task does not give."""
+    if not trace.answer_is_evidence or coverage is None or not coverage.checklist:
+        return None
+    found = [f"{part.text}: {part.value}" for part in coverage.checklist if part.value is not None]
+    missing = [part.text for part in coverage.checklist if part.value is None]
+    text = "; ".join(found) + "." if found else ""
+    if missing:
+        text += f" Not answered: {'; '.join(missing)}."
+    text = text.strip()
+    return text if text and not ungrounded_numbers(text, trace.outputs, task) else None

@@ -51,4 +51,4 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
     # guessed) disqualifies that text: the answer keeps to what the tools said
     grounded = [t for t in (written, draft) if t and not ungrounded_numbers(t, trace.outputs, task)]
     trace.answer = (grounded[0] if grounded else evidence).strip()
-    trace.answer_evidence = sources
+    trace.answer_evidence, trace.answer_is_evidence = sources, not grounded

@@ -35,6 +35,9 @@ class Trace(BaseModel):
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     answer: str | None = None
     answer_evidence: list[str] = Field(default_factory=list, description="Node ids the answer drew on.")
+    answer_is_evidence: bool = Field(
+        default=False, description="No written answer kept to the outputs: the answer is the raw evidence."
+    )
     tool_calls: int = Field(default=0, description="Calls actually sent (cache hits excluded).")
     wall_s: float = 0.0
 
