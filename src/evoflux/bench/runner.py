@@ -232,7 +232,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "feasibility": _mean_ci(feasible),
             "solved_answer": _mean_ci(by_answer),
             "solved": _mean_ci(solved),
-            "answered": _mean_ci(answered),
+            "answered": _mean_ci(answered) if any("status" in r for r in ran) else None,
             **_rule_rates(ran),
             "lm_calls": _avg(u.get("lm_calls", 0) for u in usage),
             "prompt_tokens": _avg(u.get("prompt_tokens", 0) for u in usage),
