@@ -83,3 +83,28 @@ def test_show_names_a_missing_run_and_runs_needs_a_store(tmp_path: Path) -> None
     assert evoflux("run", "Add 2 and 3.", *args).returncode == 0
     missing = evoflux("show", "9", "--store", store)
     assert missing.returncode == 2 and "no run 9" in missing.stderr
+
+
+def test_exec_runs_a_saved_workflow_or_a_recorded_run_without_a_model(tmp_path: Path) -> None:
+    args = setup(tmp_path, {"score": 1.0}, ADD)
+    servers = args[: args.index("--planner")]
+    store = args[args.index("--store") + 1]
+    saved = evoflux("run", "Add 2 and 3.", *args, "--json")
+    assert saved.returncode == 0, saved.stderr
+    result_file = tmp_path / "result.json"
+    result_file.write_text(saved.stdout)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"nodes": [ADD], "answer": {"uses": ["n1"]}}))
+    for source in (["--run", "1", "--store", store], [str(result_file)], [str(plan_file)]):
+        done = evoflux("exec", *source, *servers, "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["method"] == "exec" and result["feasible"] and result["status"] == "partial"
+        assert "no model" in result["unchecked"] and result["usage"]["lm_calls"] == 0
+        assert result["workflow"]["nodes"][0]["output"] == {"sum": 5}
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"nodes": [{"id": "n1", "tool": "toy.fail", "args": {"message": "x"}}]}))
+    failed = evoflux("exec", str(broken), *servers, "--json")
+    assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "failed"
+    neither = evoflux("exec", *servers)
+    assert neither.returncode == 2 and "a workflow file or --run ID" in neither.stderr

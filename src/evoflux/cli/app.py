@@ -12,15 +12,14 @@ import anyio
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
 
 from evoflux import __version__
 from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
+from evoflux.cli.exec_command import exec_workflow
 from evoflux.cli.live import LiveView, Narrated
-from evoflux.cli.options import JsonOpt, ServersOpt, err, fail
+from evoflux.cli.options import JsonOpt, ServersOpt, confirmer, err, fail
 from evoflux.cli.store_commands import export, runs, show
 from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings, QuietObserver, run_method, visible_tools
@@ -38,7 +37,7 @@ from evoflux.servers.processes import warm_servers
 from evoflux.store.recording import RecordingObserver, config_secrets, default_store_path
 from evoflux.store.redaction import install_log_redaction, redact
 from evoflux.store.runs import RunStore
-from evoflux.workflow.writes import Confirm, WriteMode, refuse_all
+from evoflux.workflow.writes import WriteMode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evolve executable MCP tool workflows.")
 _BUDGET_DEFAULTS = ", ".join(f"{k}={v:g}" for k, v in Budget().model_dump().items())
@@ -255,7 +254,7 @@ def run(
                 recorder.finish_run(run_id, result)
             return result
 
-    confirm = _confirmer(console, view.status if view else None, yes, secrets)
+    confirm = confirmer(console, view.status if view else None, yes, secrets)
     try:
         with view if view is not None else nullcontext():
             result = anyio.run(main)
@@ -275,30 +274,11 @@ def run(
     raise typer.Exit(EXIT_CODES[result.status])
 
 
-def _confirmer(console: Console, status: Status | None, yes: bool, secrets: list[str]) -> Confirm:
-    """How a destructive call is confirmed: by --yes, by asking on the terminal, else not at all."""
-    if yes:
-        return lambda tool, arguments: True
-    if not sys.stdin.isatty():
-        return refuse_all
-
-    def ask(tool: str, arguments: dict[str, Any]) -> bool:
-        if status is not None:
-            status.stop()
-        shown = redact(json.dumps(arguments, ensure_ascii=False)[:400], secrets)
-        console.print(f"[bold red]{escape(tool)}[/] may delete or overwrite data: {escape(shown)}")
-        answer = typer.confirm("Send it?", default=False)
-        if status is not None:
-            status.start()
-        return answer
-
-    return ask
-
-
 app.command()(bench)
 app.command()(runs)
 app.command()(show)
 app.command()(export)
+app.command("exec")(exec_workflow)
 
 
 @app.command()
