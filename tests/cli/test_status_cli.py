@@ -1,14 +1,20 @@
-"""The status a run ends with (answered, partial, failed), its exit code and checklist, and the commands
-that read the run store (`runs`, `show`, `export`), run as a user runs them: subprocesses over the toy
-server, with a scripted planner (`scripted:PATH`, the test double for the model)."""
+"""The status a run ends with (answered, partial, failed), its exit code and checklist, Ctrl-C, and the
+commands that read the run store (`runs`, `show`, `export`) or rerun a workflow (`exec`), run as a user
+runs them: subprocesses over the toy server, with a scripted planner (`scripted:PATH`, the test double
+for the model)."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+from evoflux.servers.stdio import marked_processes
 
 EVOFLUX = [sys.executable, "-m", "evoflux"]
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy.py")
@@ -108,3 +114,35 @@ def test_exec_runs_a_saved_workflow_or_a_recorded_run_without_a_model(tmp_path: 
     assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "failed"
     neither = evoflux("exec", *servers)
     assert neither.returncode == 2 and "a workflow file or --run ID" in neither.stderr
+
+
+def test_ctrl_c_stops_a_run_within_2_seconds_says_so_and_leaves_no_server(tmp_path: Path) -> None:
+    mark = uuid.uuid4().hex
+    config = tmp_path / "servers.json"
+    toy = {"command": sys.executable, "args": [TOY], "env": {"EVOFLUX_TEST_MARK": mark}}
+    config.write_text(json.dumps({"mcpServers": {"toy": toy}}))
+    slow = {"id": "n1", "tool": "toy.slow", "args": {"seconds": 60}}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"plans": [{"nodes": [slow], "answer": {"uses": ["n1"]}}]}))
+    store = tmp_path / "runs.sqlite"
+    command = [*EVOFLUX, "run", "Wait.", "--servers", str(config), "--planner", f"scripted:{script}"]
+    process = subprocess.Popen(
+        [*command, "--store", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marked_processes(mark, key="EVOFLUX_TEST_MARK"):  # the server is up
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.0)  # the slow call is under way
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert took < 2.0 and process.returncode == 130, (took, process.returncode, err)
+    assert "stopping (Ctrl-C)" in out + err
+    time.sleep(0.2)
+    assert marked_processes(mark, key="EVOFLUX_TEST_MARK") == []

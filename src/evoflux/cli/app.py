@@ -18,6 +18,7 @@ from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
 from evoflux.cli.exec_command import exec_workflow
+from evoflux.cli.interrupt import STOPPED_EXIT, Interrupt
 from evoflux.cli.live import LiveView, Narrated
 from evoflux.cli.options import JsonOpt, ServersOpt, confirmer, err, fail
 from evoflux.cli.store_commands import export, runs, show
@@ -215,6 +216,7 @@ def run(
 
     async def main() -> RunResult:
         async with open_catalog(config, call_timeout=call_timeout) as catalog:
+            interrupt.catalogs.append(catalog.catalog_id)
             if not as_json:
                 console.print(
                     f"[dim]{len(catalog.tools)} tools from {len(catalog.servers)} servers · planner {planner}"
@@ -255,11 +257,15 @@ def run(
             return result
 
     confirm = confirmer(console, view.status if view else None, yes, secrets)
+    interrupt = Interrupt(console)
     try:
-        with view if view is not None else nullcontext():
+        with interrupt, view if view is not None else nullcontext():
             result = anyio.run(main)
     except EvofluxError as e:
         fail(e)
+    except KeyboardInterrupt:
+        console.print("[yellow]stopped by Ctrl-C[/]")
+        raise typer.Exit(STOPPED_EXIT) from None
     finally:
         for closable in (planners, judge_model, recorder):
             close = getattr(closable, "close", None)
