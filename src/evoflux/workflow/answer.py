@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evoflux.protocols import AnswerWriter
 from evoflux.workflow.diagnostics import Diagnostic, Stage
-from evoflux.workflow.evidence import answer_sources, evidence_text, ungrounded_numbers
+from evoflux.workflow.evidence import answer_sources, evidence_text, outputs_text, ungrounded_numbers
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.refs import RefError, interpolate
 from evoflux.workflow.trace import Trace
@@ -50,5 +50,5 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
     # a number no tool returned (the writer or the template did arithmetic the workflow did not, or
     # guessed) disqualifies that text: the answer keeps to what the tools said
     grounded = [t for t in (written, draft) if t and not ungrounded_numbers(t, trace.outputs, task)]
-    trace.answer = (grounded[0] if grounded else evidence).strip()
+    trace.answer = (grounded[0] if grounded else outputs_text(workflow, trace) or evidence).strip()
     trace.answer_evidence, trace.answer_is_evidence = sources, not grounded

@@ -17,6 +17,7 @@ __all__ = [
     "evidence_text",
     "number_found",
     "number_tokens",
+    "outputs_text",
     "render_value",
     "ungrounded_numbers",
 ]
@@ -65,6 +66,23 @@ def evidence_text(
         budget -= len(block)
         if budget <= 200:
             break
+    return "\n".join(blocks)
+
+
+def outputs_text(workflow: Workflow, trace: Trace, max_chars: int = 4000) -> str:
+    """What the answer's sources returned, tool by tool, without their arguments or node ids: the plain
+    fallback answer, which states no number that is not in an output (a cut never splits a number)."""
+    blocks = []
+    room = max_chars
+    for node_id in answer_sources(workflow):
+        run = trace.runs.get(node_id)
+        if run is None or run.status != "ok" or room <= 0:
+            continue
+        text = json.dumps(run.output, ensure_ascii=False, default=str)
+        if len(text) > room:
+            text = text[:room].rstrip("0123456789.,-") + " …[truncated]"
+        blocks.append(f"{run.tool} returned: {text}")
+        room -= len(text)
     return "\n".join(blocks)
 
 
