@@ -52,7 +52,7 @@ def _why(row: dict[str, Any]) -> str:
 def _mark(row: dict[str, Any]) -> str:
     if row.get("skipped"):
         return "skip"
-    if row.get("solved_answer"):
+    if row.get("solved_answer", row["solved"]):  # rows scored before the answer-only rule: as recorded
         return "S"
     return "s" if row["solved"] else "f" if row["feasible"] else "x"
 

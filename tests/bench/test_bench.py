@@ -209,9 +209,10 @@ def test_the_report_has_a_row_per_method_and_two_plots(tmp_path: Path) -> None:
         {"task_id": "a", "method": m, "seed": 0, "feasible": f, "solved": f, "usage": usage, "workflow": {}}
         for m, f in (("zero-shot", False), ("evoflux", True))
     ]
+    rows[1] |= {"solved_answer": True, "status": "answered"}
     summary = summarize(rows)
     table = markdown_table(summary)
-    assert table.count("\n") == 3 and "| evoflux | 1 | 100.0% | 100.0% |" in table
+    assert table.count("\n") == 3 and "| evoflux | 1 | 100.0% | 100.0% | 100.0% | 100.0% |" in table
     plots = write_plots(summary, tmp_path)
     assert [p.name for p in plots] == ["rates.png", "tokens_vs_solved.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)

@@ -75,9 +75,9 @@ async def test_two_calls_then_a_grounded_final_answer(catalog: Catalog) -> None:
         "repaired": 0,
         "parse_failures": 0,
     }
-    assert result.usage.lm_calls == 4 and result.usage.tool_calls == 2  # three steps and the answer
-    assert result.usage.prompt_tokens == 400
-    assert planner.calls == ["react", "react", "react", "answer"]
+    assert result.usage.lm_calls == 5 and result.usage.tool_calls == 2  # 3 steps, answer, verdict
+    assert result.usage.prompt_tokens == 500
+    assert planner.calls == ["react", "react", "react", "answer", "judge"]
     history, _ = planner.react_seen[1]  # what the model saw before its second step
     assert [(t.tool, t.observation, t.failed) for t in history] == [("toy.add", '{"sum": 5}', False)]
 
@@ -174,7 +174,7 @@ async def test_replies_that_do_not_parse_are_retried_hotter_then_give_up(catalog
     assert "did not parse 3 times" in result.diagnostics[0].message
     recovered = await run(catalog, scripted("not json", ADD, FINAL))
     assert recovered.feasible and recovered.search is not None
-    assert recovered.search["parse_failures"] == 1 and recovered.usage.lm_calls == 4
+    assert recovered.search["parse_failures"] == 1 and recovered.usage.lm_calls == 5  # + verdict
 
 
 @pytest.mark.anyio

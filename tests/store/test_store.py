@@ -346,7 +346,10 @@ def test_the_store_redacts_everything_it_writes(tmp_path: Path) -> None:
             outputs={"n1": f"header Bearer {SECRET}", SK_KEY: 1},
         )
         store.finish_run(
-            run, RunResult(method="evolve", task="t", feasible=True, answer=f"{SECRET} {SK_KEY}")
+            run,
+            RunResult(
+                method="evolve", task="t", feasible=True, status="answered", answer=f"{SECRET} {SK_KEY}"
+            ),
         )
         [cand] = store.candidates(run)
         assert cand["diagnostics"][0]["message"] == f"401 for {REDACTED}"

@@ -230,7 +230,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "skipped": len(mine) - len(ran),
             "seeds": len(seeds),
             "feasibility": _mean_ci(feasible),
-            "solved_answer": _mean_ci(by_answer),
+            "solved_answer": _mean_ci(by_answer) if any("solved_answer" in r for r in ran) else None,
             "solved": _mean_ci(solved),
             "answered": _mean_ci(answered) if any("status" in r for r in ran) else None,
             **_rule_rates(ran),
