@@ -15,7 +15,7 @@ import pytest
 
 from evoflux.methods import MethodSettings, run_method
 from evoflux.planner.scripted import ScriptedPlanner
-from evoflux.scoring.coverage import Coverage, verified_coverage
+from evoflux.scoring.coverage import Coverage, Part, verified_coverage
 from evoflux.search.budget import Budget
 from evoflux.search.loop import SearchSettings
 from evoflux.servers.catalog import Catalog, open_catalog
@@ -240,3 +240,54 @@ async def test_a_staged_write_earns_the_part_it_carries_so_the_search_commits_it
         assert await kept(catalog, "log") == "alpha"
     assert [(w.tool, w.arguments["value"]) for w in result.writes] == [("toy.append", "alpha")]
     assert [node["tool"] for node in result.workflow["nodes"]] == ["toy.append", "toy.fetch"]
+
+
+@pytest.mark.anyio
+async def test_a_search_commits_early_so_that_the_reads_after_a_write_can_run(catalog: Catalog) -> None:
+    task = "Record the sum of 2 and 3 in the log, then read the log back."
+    plan = {
+        "nodes": [
+            {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}},
+            {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "$n1.sum"}},
+            {"id": "n3", "tool": "toy.fetch", "args": {"key": "log"}},
+        ],
+        "answer": {"uses": ["n3"]},
+    }
+    parts = [Part(text="record the sum of 2 and 3 in the log", value="5"), Part(text="read the log back")]
+
+    def judge(task: str, evidence: str, answer: str) -> Coverage:  # test double: the read-back is the rest
+        if "toy.fetch" in evidence and "waits" not in evidence:
+            return Coverage(score=1.0)
+        return Coverage(score=0.5, missing=["read the log back"], checklist=parts)
+
+    planner = ScriptedPlanner([plan], judge_fn=judge)
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", task, catalog, planner, settings("staged", seeds=1))
+        assert await writes_received(catalog) == 1  # sent by the early commit, replayed after it
+        assert await kept(catalog, "log") == "5"
+    assert result.search is not None and result.search["commits"] == 2
+    assert result.status == "answered" and [w.tool for w in result.writes] == ["toy.append"]
+    assert result.workflow["nodes"][2]["output"] == 5  # read after the write, not before
+
+
+@pytest.mark.anyio
+async def test_the_stepwise_seed_keeps_a_write_step_that_is_held_back(catalog: Catalog) -> None:
+    steps = ["Record the word alpha in the log", "Read the log back"]
+
+    def write(context: str) -> dict[str, Any]:
+        if "1. Record the word alpha in the log <- write this one" in context:
+            return {"tool": "toy.append", "args": {"key": "log", "value": "alpha"}}
+        return {"tool": "toy.fetch", "args": {"key": "log"}}
+
+    def judge(task: str, evidence: str, answer: str) -> Coverage:  # test double: the read-back is the rest
+        if "toy.fetch" in evidence and "waits" not in evidence:
+            return Coverage(score=1.0)
+        parts = [Part(text=steps[0], value="written"), Part(text=steps[1])]
+        return Coverage(score=0.5, missing=[steps[1]], checklist=parts)
+
+    planner = ScriptedPlanner([appends("beta")], rewrite=write, judge_fn=judge, steps=steps)
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", " then ".join(steps) + ".", catalog, planner, settings("staged"))
+        assert await kept(catalog, "log") == "alpha" and await writes_received(catalog) == 1
+    assert [n["tool"] for n in result.workflow["nodes"]] == ["toy.append", "toy.fetch"]
+    assert result.status == "answered" and result.workflow["nodes"][1]["output"] == "alpha"

@@ -21,6 +21,7 @@ from evoflux.search.loop import SearchSettings, evolve
 from evoflux.search.population import Evaluated
 from evoflux.workflow.diagnostics import Diagnostic, Stage
 from evoflux.workflow.evidence import evidence_text
+from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 from evoflux.workflow.writes import Confirm, WritePolicy
 
@@ -47,6 +48,7 @@ async def evoflux(
     staged = write_policy(settings, observer, confirm, commit=False)
     commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger)
     tool_calls, commits = 0, 0
+    start: list[Workflow] = []
     while search is not None:
         outcome = await evolve(
             task,
@@ -58,6 +60,8 @@ async def evoflux(
             on_generation=observer.generation,
             on_candidate=observer.candidate,
             writes=staged,
+            commit_early=settings.writes == "staged",
+            start=start,
         )
         best = outcome.best
         workflow = best.candidate.workflow if best else None
@@ -68,7 +72,9 @@ async def evoflux(
             task, workflow, diagnostics, caller, planner, settings, observer, outcome.cache, commit
         )
         tool_calls, commits = tool_calls + outcome.tool_calls + trace.tool_calls, commits + 1
-        search = _after_failed_commit(search, trace, commit, planner.usage.calls - calls0, started, commits)
+        early = outcome.stopped_because == "commit"
+        search = _after_commit(search, trace, commit, planner.usage.calls - calls0, started, commits, early)
+        start = [workflow] if workflow is not None and early and trace.feasible else []
     known = best.coverage if best is not None else None
     seen = evidence_text(best.candidate.workflow, best.trace, every_node=True) if best is not None else ""
     verdict = await judge_final(
@@ -86,19 +92,27 @@ async def evoflux(
     return result.model_copy(update={"search": report, "usage": usage})
 
 
-MAX_COMMITS = 2
-"""How often a run commits a chosen workflow: when a step of the first commit fails, the search goes on
-from the state the commit really left (its sent writes are answered from the ledger, never sent again)."""
+MAX_COMMITS = 3
+"""How often a run commits a workflow. The search goes on from the state a commit really left (its
+sent writes are answered from the ledger, never sent again) when a step of the commit failed, or when
+the search stopped early to commit its best candidate's writes so that the reads after them can run."""
 
 
-def _after_failed_commit(
-    search: SearchSettings, trace: Trace, commit: WritePolicy, calls: int, started: float, commits: int
+def _after_commit(
+    search: SearchSettings,
+    trace: Trace,
+    commit: WritePolicy,
+    calls: int,
+    started: float,
+    commits: int,
+    early: bool,
 ) -> SearchSettings | None:
-    """The settings of one more search when the commit failed and budget is left; None to stop."""
+    """The settings of one more search when the commit failed, or came early, and budget is left; None
+    to stop."""
     budget = search.budget
     left_calls, left_s = budget.lm_calls - calls, budget.wall_s - (time.monotonic() - started)
     failed = commit.send and commit.replay and not trace.feasible and len(commit.ledger) > 0
-    if not failed or commits >= MAX_COMMITS or left_calls < 2 or left_s <= 0:
+    if not (failed or early) or commits >= MAX_COMMITS or left_calls < 2 or left_s <= 0:
         return None
     rest = budget.model_copy(update={"lm_calls": left_calls, "wall_s": left_s})
     return search.model_copy(update={"budget": rest, "seed": search.seed + 1})

@@ -17,7 +17,7 @@ from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Planner, ToolCaller
 from evoflux.scoring.coverage import Coverage
-from evoflux.scoring.fitness import Fitness, compute_fitness
+from evoflux.scoring.fitness import ANSWERED, Fitness, compute_fitness
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.budget import Budget, Spend
 from evoflux.search.intensity import Intensity, IntensityConfig
@@ -83,13 +83,20 @@ async def evolve(
     on_generation: Callable[[dict[str, Any]], None] | None = None,
     on_candidate: Listener | None = None,
     writes: WritePolicy | None = None,
+    commit_early: bool = False,
+    start: Sequence[Workflow] = (),
 ) -> SearchOutcome:
     """Evolve workflows for `task` until solved or out of budget; never raises for a bad candidate.
-    `writes` (usually staged) says what evaluations do with calls that may change state."""
+    `writes` (usually staged) says what evaluations do with calls that may change state; with
+    `commit_early`, the search stops ("commit") as soon as the best candidate answers part of the task
+    and only its staged writes and the reads after them are left, so that they can be committed and a
+    next search can read what they changed. `start`: workflows evaluated first, before any plan."""
     s = _Search(task, caller, planner, tools, settings, judge or planner, on_candidate)
-    s.writes = writes
+    s.writes, s.commit_early = writes, commit_early
     budget, switches, rng = settings.budget, settings.switches, s.rng
-    await s.seed_population()
+    for workflow in start:
+        await s.admit(workflow, generation=0, origin="committed")
+    await s.seed_population(first=not start)
     out = SearchOutcome(best=s.best())
     for generation in range(1, budget.generations + 1):
         if reason := s.stop_reason():
@@ -152,6 +159,7 @@ class _Search:
         self.evaluated: dict[str, Evaluated] = {}
         self._coverage: dict[str, Coverage | None] = {}
         self.writes: WritePolicy | None = None
+        self.commit_early = False
         self._calls = 0
 
     # -- budget and bookkeeping --------------------------------------------------------------------
@@ -160,6 +168,8 @@ class _Search:
         best = self.best()
         if best is not None and solved(best, judged=self.switches.judge and self.switches.feedback):
             return "solved"
+        if best is not None and self.commit_early and _ready_to_commit(best):
+            return "commit"
         return self.spend.exhausted(self.planner.usage)
 
     def best(self) -> Evaluated | None:
@@ -384,3 +394,11 @@ class _Search:
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
         return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools, trace)
+
+
+def _ready_to_commit(best: Evaluated) -> bool:
+    """Whether the best candidate ran through up to its staged writes and is credited with part of the
+    task: what is left to learn needs its writes sent."""
+    staged = any(run.status == "staged" for run in best.trace.runs.values())
+    fitness = best.candidate.fitness
+    return staged and fitness.reached == ANSWERED and fitness.coverage > 0

@@ -134,8 +134,10 @@ def _node(reply: Mapping[str, Any] | None, node_id: str, purpose: str, workflow:
 
 
 def _ran(trace: Trace, node_id: str) -> bool:
+    """It ran, or it is a write held back while searching (or a read waiting for one): nothing to
+    repair. Repairing a staged write until "it runs" would trade it for a read."""
     run = trace.runs.get(node_id)
-    return run is not None and run.status == "ok"
+    return run is not None and run.status in ("ok", "staged", "waiting")
 
 
 async def _repaired(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from typing import Any, Literal
 
 import anyio
@@ -219,7 +220,7 @@ async def execute(
         return run, fail(Stage.EXECUTE, f"{tool} failed ({kind}): {reason}", _execute_hint(kind))
 
     with anyio.move_on_after(settings.deadline_s) as scope:
-        for wave in workflow.waves():
+        for wave in _waves(workflow, caller.tools):
             async with anyio.create_task_group() as group:
                 for lane in _lanes(wave, workflow, caller.tools):
                     group.start_soon(run_lane, lane)
@@ -237,6 +238,37 @@ async def execute(
                 )
     trace.wall_s = time.monotonic() - started
     return trace
+
+
+def _waves(workflow: Workflow, tools: Mapping[str, ToolSpec]) -> list[list[str]]:
+    """The workflow's waves, with the calls to one server kept in workflow order around a call that may
+    change its state (a read written after a write runs after it, even with no reference between
+    them); the references' waves alone if that order contradicts them."""
+    ids = {n.id for n in workflow.nodes}
+    after: dict[str, set[str]] = {
+        n: {d for d in deps if d in ids} for n, deps in workflow.dependencies().items()
+    }
+    seen: list[tuple[str, str, bool]] = []  # (node, server, changes state), in workflow order
+    for node in workflow.nodes:
+        spec = tools.get(node.tool)
+        if spec is None:
+            continue
+        for earlier, server, writes in seen:
+            if server == spec.server and (writes or spec.changes_state):
+                after[node.id].add(earlier)
+        seen.append((node.id, spec.server, spec.changes_state))
+    sorter: TopologicalSorter[str] = TopologicalSorter(after)
+    order = {n.id: i for i, n in enumerate(workflow.nodes)}
+    try:
+        sorter.prepare()
+    except CycleError:
+        return workflow.waves()
+    waves: list[list[str]] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=order.__getitem__)
+        waves.append(ready)
+        sorter.done(*ready)
+    return waves
 
 
 def _lanes(wave: list[str], workflow: Workflow, tools: Mapping[str, ToolSpec]) -> list[list[str]]:
