@@ -76,7 +76,7 @@ def test_a_run_whose_every_part_is_verified_ends_answered_with_exit_code_0(tmp_p
 
 def test_a_run_with_nothing_that_runs_through_fails_with_exit_code_1(tmp_path: Path) -> None:
     broken = {"id": "n1", "tool": "toy.fail", "args": {"message": "no"}}
-    done = evoflux("run", TASK, *setup(tmp_path, {"score": 1.0}, broken), "--json")
+    done = evoflux("run", TASK, *setup(tmp_path, {"score": 1.0}, broken), "--method", "zero-shot", "--json")
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "failed" and result["diagnostics"]

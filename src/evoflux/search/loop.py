@@ -17,11 +17,17 @@ from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Planner, ToolCaller
 from evoflux.scoring.coverage import Coverage
-from evoflux.scoring.fitness import ANSWERED, Fitness, compute_fitness
+from evoflux.scoring.fitness import Fitness, compute_fitness
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.budget import Budget, Spend
 from evoflux.search.intensity import Intensity, IntensityConfig
-from evoflux.search.outcome import SOLVED_COVERAGE, Listener, SearchOutcome, solved, summarize
+from evoflux.search.outcome import (
+    Listener,
+    SearchOutcome,
+    ready_to_commit,
+    solved,
+    summarize,
+)
 from evoflux.search.population import Candidate, Evaluated, Population
 from evoflux.search.redesign import failure_summary
 from evoflux.search.seeding import build_stepwise
@@ -34,17 +40,7 @@ from evoflux.workflow.trace import Trace
 from evoflux.workflow.validate import canonicalise_tools, validate
 from evoflux.workflow.writes import WritePolicy
 
-__all__ = [
-    "SOLVED_COVERAGE",
-    "Evaluated",
-    "Judge",
-    "Listener",
-    "SearchOutcome",
-    "SearchSettings",
-    "Switches",
-    "evolve",
-    "failure_summary",
-]
+__all__ = ["SearchSettings", "Switches", "evolve"]
 
 
 class Switches(BaseModel):
@@ -87,10 +83,8 @@ async def evolve(
     start: Sequence[Workflow] = (),
 ) -> SearchOutcome:
     """Evolve workflows for `task` until solved or out of budget; never raises for a bad candidate.
-    `writes` (usually staged) says what evaluations do with calls that may change state; with
-    `commit_early`, the search stops ("commit") as soon as the best candidate answers part of the task
-    and only its staged writes and the reads after them are left, so that they can be committed and a
-    next search can read what they changed. `start`: workflows evaluated first, before any plan."""
+    `writes`: what evaluations do with calls that may change state; `commit_early`: stop ("commit") when
+    `ready_to_commit(best)`; `start`: workflows evaluated before any plan."""
     s = _Search(task, caller, planner, tools, settings, judge or planner, on_candidate)
     s.writes, s.commit_early = writes, commit_early
     budget, switches, rng = settings.budget, settings.switches, s.rng
@@ -168,7 +162,7 @@ class _Search:
         best = self.best()
         if best is not None and solved(best, judged=self.switches.judge and self.switches.feedback):
             return "solved"
-        if best is not None and self.commit_early and _ready_to_commit(best):
+        if best is not None and self.commit_early and ready_to_commit(best):
             return "commit"
         return self.spend.exhausted(self.planner.usage)
 
@@ -394,11 +388,3 @@ class _Search:
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
         return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools, trace)
-
-
-def _ready_to_commit(best: Evaluated) -> bool:
-    """Whether the best candidate ran through up to its staged writes and is credited with part of the
-    task: what is left to learn needs its writes sent."""
-    staged = any(run.status == "staged" for run in best.trace.runs.values())
-    fitness = best.candidate.fitness
-    return staged and fitness.reached == ANSWERED and fitness.coverage > 0

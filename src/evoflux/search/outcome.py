@@ -13,7 +13,7 @@ from evoflux.search.population import Evaluated
 from evoflux.workflow.execute import CallCache
 from evoflux.workflow.trace import Trace
 
-__all__ = ["SOLVED_COVERAGE", "Listener", "SearchOutcome", "solved", "summarize"]
+__all__ = ["SOLVED_COVERAGE", "Listener", "SearchOutcome", "ready_to_commit", "solved", "summarize"]
 
 SOLVED_COVERAGE = 0.999
 """The coverage a judged candidate needs to count as solved (and stop the search)."""
@@ -55,6 +55,14 @@ def solved(best: Evaluated, *, judged: bool) -> bool:
     if fitness.reached != ANSWERED:
         return False
     return not judged or fitness.coverage >= SOLVED_COVERAGE
+
+
+def ready_to_commit(best: Evaluated) -> bool:
+    """Whether the best candidate ran through up to its staged writes and is credited with part of the
+    task: what is left to learn needs its writes sent."""
+    staged = any(run.status == "staged" for run in best.trace.runs.values())
+    fitness = best.candidate.fitness
+    return staged and fitness.reached == ANSWERED and fitness.coverage > 0
 
 
 def summarize(trace: Trace, coverage: Coverage | None) -> str:
