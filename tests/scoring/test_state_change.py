@@ -105,7 +105,7 @@ def test_a_write_that_carries_a_change_part_is_credited_with_it_sent_or_staged()
     for status in ("staged", "ok"):
         write = NodeRun(node="n1", tool="files.write_file", status=status, arguments=args)  # type: ignore[arg-type]
         credited = credit_changes(verdict, Trace(runs={"n1": write}), CATALOG)
-        assert (credited.score, credited.missing) == (0.5, ["the total"])
+        assert (credited.score, credited.missing) == (0.25, ["the total"])  # half a verified part
         assert [p.value for p in credited.checklist] == ["written", None]
     other = {"path": "todo.txt", "content": "buy milk"}  # a write of something else earns nothing
     unrelated = NodeRun(node="n1", tool="files.write_file", status="staged", arguments=other)
@@ -113,7 +113,7 @@ def test_a_write_that_carries_a_change_part_is_credited_with_it_sent_or_staged()
     read = NodeRun(node="n1", tool="files.read_file", status="ok", arguments=args)  # a read earns nothing
     assert credit_changes(verdict, Trace(runs={"n1": read}), CATALOG) == verdict
     unsaid = Coverage(score=1 / 3, missing=[note, "the total"])  # parts derived from score and missing
-    assert credit_changes(unsaid, Trace(runs={"n1": write}), CATALOG).score == pytest.approx(2 / 3)
+    assert credit_changes(unsaid, Trace(runs={"n1": write}), CATALOG).score == pytest.approx(0.5)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from evoflux.workflow.trace import Trace
 
 __all__ = [
     "CHANGE_CREDIT_SHARE",
+    "CHANGE_CREDIT_WEIGHT",
     "UNMET_CHANGE_FACTOR",
     "change_clauses",
     "credit_changes",
@@ -33,6 +34,8 @@ _END = re.compile(r"[.;?!](?:\s|$)")
 _MAX_CLAUSE = 120
 CHANGE_CREDIT_SHARE = 0.5
 """The share of a change part's words and numbers a write's arguments must hold to be credited with it."""
+CHANGE_CREDIT_WEIGHT = 0.5
+"""What a credited change part counts for, against 1 for a part whose value an output verified."""
 
 
 def change_clauses(task: str) -> list[str]:
@@ -70,10 +73,11 @@ def unmet_change(workflow: Workflow, task: str, specs: Mapping[str, ToolSpec]) -
 
 
 def credit_changes(coverage: Coverage, trace: Trace, specs: Mapping[str, ToolSpec]) -> Coverage:
-    """The verdict with the missing parts that ask for a change credited when a call that changes state,
-    sent or staged, carries at least `CHANGE_CREDIT_SHARE` of the part's words and numbers in its
-    arguments. A write's values come from the task, so a judge that counts echoes as unverified never
-    credits them; and a staged write has no output to quote."""
+    """The verdict with the missing parts that ask for a change credited (at `CHANGE_CREDIT_WEIGHT` of a
+    verified part) when a call that changes state, sent or staged, carries at least `CHANGE_CREDIT_SHARE`
+    of the part's words and numbers in its arguments. A write's values come from the task, so a judge
+    that counts echoes as unverified never credits them, and a staged write has no output to quote; yet
+    carrying the task's words is not proof, so credit alone never makes a run solved or answered."""
     written = " ".join(
         json.dumps(run.arguments, ensure_ascii=False, default=str)
         for run in trace.runs.values()
@@ -87,7 +91,7 @@ def credit_changes(coverage: Coverage, trace: Trace, specs: Mapping[str, ToolSpe
         return coverage
     parts = len(coverage.checklist) or _judged_parts(coverage)
     missing = [part for part in coverage.missing if part not in done]
-    score = (parts - len(missing)) / parts if parts else coverage.score
+    score = min(1.0, coverage.score + CHANGE_CREDIT_WEIGHT * len(done) / parts) if parts else coverage.score
     checklist = [
         Part(text=p.text, value="written") if p.value is None and p.text in done else p
         for p in coverage.checklist
