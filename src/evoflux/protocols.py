@@ -97,8 +97,9 @@ class Planner(Protocol):
         arithmetic step picks another converter)."""
         ...
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
-        """The final answer phrased from executed evidence."""
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
+        """The final answer phrased from executed evidence; `changes` says which calls changed
+        something ("" when none did)."""
         ...
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
@@ -122,13 +123,13 @@ class ReactPlanner(Protocol):
         temperature: float = 0.0,
     ) -> tuple[dict[str, Any] | None, Completion]: ...
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None: ...
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None: ...
 
 
 class AnswerWriter(Protocol):
     """Phrases the final answer from evidence (the planner model implements this)."""
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None: ...
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None: ...
 
 
 class Judge(Protocol):

@@ -120,6 +120,8 @@ def test_run_plans_with_the_lite_model_and_prints_one_json_object(tmp_path: Path
         "lite",
         "--method",
         "zero-shot",
+        "--threads",
+        "1",
         "--json",
         "--store",
         str(store),
@@ -175,5 +177,7 @@ def test_version_empty_tasks_and_budget_defaults() -> None:
     assert done.returncode == 0 and done.stdout.startswith("evoflux ")
     done = evoflux("run", "   ", "--no-store")
     assert done.returncode == 2 and "the task is empty" in done.stderr
+    done = evoflux("run", "Add 2 and 3.", "--threads", "0", "--no-store")
+    assert done.returncode == 2 and "--threads must be at least 1" in done.stderr
     done = evoflux("run", "--help", env={"COLUMNS": "200"})
-    assert "lm_calls=40" in done.stdout and "wall_s=900" in done.stdout
+    assert "lm_calls=40" in done.stdout and "wall_s=900" in done.stdout and "--threads" in done.stdout

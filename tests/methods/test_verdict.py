@@ -77,7 +77,20 @@ def test_a_raw_dump_becomes_the_checklist_in_prose_when_every_number_is_grounded
     checklist = [Part(text="the sum of 2 and 3", value="5"), Part(text="the sum times 4")]
     coverage = Coverage(score=0.5, missing=["the sum times 4"], checklist=checklist)
     task = "Add 2 and 3, then multiply the sum by 4."
-    assert readable(task, dump, coverage) == "the sum of 2 and 3: 5. Not answered: the sum times 4."
-    assert readable(task, ran(), coverage) is None  # a written answer stays as it is
+    assert readable(task, dump, coverage) == "the sum of 2 and 3: 5.\nNot answered: the sum times 4."
+    complete = Coverage(score=1.0, checklist=[Part(text="the sum of 2 and 3", value="5")])
+    assert readable(task, ran(), complete) is None  # every part verified: the written answer stays
     invented = [Part(text="the sum", value="5"), Part(text="the product, 20")]  # 20: in no output
     assert readable(task, dump, coverage.model_copy(update={"checklist": invented})) is None
+
+
+def test_a_run_with_parts_missing_answers_with_its_checklist_unless_its_changes_went_through() -> None:
+    task = "Add 2 and 3, then save the sum to the log."
+    said = ran(answer="The sum is 5 and I saved it to the log.")  # a claim no call made
+    checklist = [Part(text="the sum of 2 and 3", value="5"), Part(text="save the sum to the log")]
+    coverage = Coverage(score=0.5, missing=["save the sum to the log"], checklist=checklist)
+    assert readable(task, said, coverage) == "the sum of 2 and 3: 5.\nNot answered: save the sum to the log."
+    wrote = ran(answer="The sum is 5; I saved it.")  # a write went through: the written answer stays
+    assert readable(task, wrote, coverage, changed=True) == (
+        "The sum is 5; I saved it.\nNot answered: save the sum to the log."
+    )

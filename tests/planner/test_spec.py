@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evoflux.errors import EvofluxError
-from evoflux.models.embedded import EmbeddedModel
+from evoflux.models.embedded import EmbeddedModel, default_threads
 from evoflux.models.openai_compat import OpenAIModel
 from evoflux.models.registry import ModelError
 from evoflux.planner.planner import LMPlanner
@@ -40,6 +40,24 @@ def test_a_gguf_spec_is_checked_but_not_loaded(tmp_path: Path) -> None:
     assert isinstance(model, EmbeddedModel) and model.name == f"gguf:{path}" and "not loaded" in repr(model)
     with pytest.raises(ModelError, match="does not exist"):
         load_model(f"gguf:{tmp_path / 'missing.gguf'}")
+
+
+def test_threads_come_from_the_caller_else_the_environment_else_the_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF" + bytes(16))
+    monkeypatch.delenv("EVOFLUX_THREADS", raising=False)
+    cores = default_threads()
+    assert cores >= 1
+    model = load_model(f"gguf:{path}", threads=1)
+    assert isinstance(model, EmbeddedModel) and model.n_threads == 1 and "threads=1" in repr(model)
+    monkeypatch.setenv("EVOFLUX_THREADS", "3")
+    assert default_threads() == 3
+    made = load_model(f"gguf:{path}")
+    assert isinstance(made, EmbeddedModel) and made.n_threads == 3
+    monkeypatch.setenv("EVOFLUX_THREADS", "zero")  # not a positive number: the cores
+    assert default_threads() == cores
 
 
 def test_an_unknown_spec_lists_the_accepted_forms() -> None:

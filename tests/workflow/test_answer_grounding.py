@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evoflux.workflow.answer import compose_answer
-from evoflux.workflow.evidence import ungrounded_numbers
+from evoflux.workflow.evidence import tidy_numbers, ungrounded_numbers
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import NodeRun, Trace
 
@@ -46,7 +46,7 @@ class Saying:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
         return self.text
 
 
@@ -74,3 +74,23 @@ def test_an_answer_never_states_a_number_absent_from_the_outputs_and_the_task(
 def test_the_recorded_runs_are_there_to_draw_from() -> None:
     assert len(CASES) > 100
     assert all(isinstance(t.outputs, dict) for _, _, t in CASES[:5])
+
+
+def test_computed_decimals_are_shown_rounded_and_stay_grounded() -> None:
+    workflow = Workflow.model_validate(
+        {"nodes": [{"id": "n1", "tool": "u.convert", "args": {"value": 100}}], "answer": {"uses": ["n1"]}}
+    )
+    output = {"celsius": 37.77777777777778, "tripled": 113.33333333333334, "at": "14:30:00.1234567"}
+    trace = Trace(runs={"n1": NodeRun(node="n1", tool="u.convert", status="ok", output=output)})
+    said = "100 °F is 37.77777777777778 °C, tripled 113.33333333333334, at 14:30:00.1234567."
+    compose_answer("Convert 100 °F to °C and triple it.", workflow, trace, Saying(said))
+    assert trace.answer == "100 °F is 37.7778 °C, tripled 113.333, at 14:30:00.1234567."
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False))
+def test_a_tidied_number_is_close_to_the_output_and_counts_as_grounded(value: float) -> None:
+    shown = tidy_numbers(f"about {value!r} units")
+    assert ungrounded_numbers(shown, {"v": value}) == []
+    number = float(shown.split()[1])
+    assert abs(number - value) <= max(1e-5 * abs(value), 0.005)

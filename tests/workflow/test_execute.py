@@ -353,7 +353,7 @@ def test_a_writer_phrases_the_answer_from_the_evidence_and_the_draft() -> None:
     seen: list[tuple[str, str, str]] = []
 
     class Writer:
-        def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+        def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
             seen.append((task, evidence, draft))
             return " It is 5. "
 
@@ -409,7 +409,7 @@ def test_a_batch_whose_every_item_failed_is_a_failure() -> None:
 
 def test_a_written_answer_with_a_number_no_tool_returned_falls_back_to_the_template() -> None:
     class Writer:
-        def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+        def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
             return "77.0 F, and twice that is 154.0 F."  # 154 was computed by the writer, not a tool
 
     workflow = wf(("n1", "t.convert", {"value": 25}), template="25 C is {{n1.value}} F")

@@ -291,3 +291,26 @@ async def test_the_stepwise_seed_keeps_a_write_step_that_is_held_back(catalog: C
         assert await kept(catalog, "log") == "alpha" and await writes_received(catalog) == 1
     assert [n["tool"] for n in result.workflow["nodes"]] == ["toy.append", "toy.fetch"]
     assert result.status == "answered" and result.workflow["nodes"][1]["output"] == "alpha"
+
+
+@pytest.mark.anyio
+async def test_an_answer_never_claims_a_change_that_no_call_made(catalog: Catalog) -> None:
+    task = "Record the word alpha in the log."
+
+    def claims(task: str, evidence: str, draft: str) -> str:  # test double: the writer says it did
+        return "I recorded alpha in the log."
+
+    def judge(task: str, evidence: str, answer: str) -> Coverage:  # the model's parts, checked for real
+        return verified_coverage([("record the word alpha in the log", "alpha")], evidence, task)
+
+    planner = ScriptedPlanner([workflow({**READ_LOG, "id": "n1"})], answer_fn=claims, judge_fn=judge)
+    with anyio.fail_after(60):
+        result = await run_method("zero-shot", task, catalog, planner, settings("staged"))
+        assert await writes_received(catalog) == 0
+    assert planner.calls.count("answer") == 1 and result.feasible and result.status == "partial"
+    assert result.answer == "Not answered: record the word alpha in the log."
+    planner = ScriptedPlanner([appends("alpha")], answer_fn=claims, judge_fn=judge)
+    with anyio.fail_after(60):
+        result = await run_method("zero-shot", task, catalog, planner, settings("staged"))
+        assert await writes_received(catalog) == 1
+    assert (result.answer or "").startswith("I recorded alpha in the log.")  # it went through: it may say so

@@ -20,7 +20,7 @@ from evoflux.cli.console import ConsoleObserver, print_result, print_tools
 from evoflux.cli.exec_command import exec_workflow
 from evoflux.cli.interrupt import STOPPED_EXIT, Interrupt
 from evoflux.cli.live import LiveView, Narrated
-from evoflux.cli.options import JsonOpt, ServersOpt, confirmer, err, fail
+from evoflux.cli.options import JsonOpt, ServersOpt, ThreadsOpt, confirmer, err, fail, use_threads
 from evoflux.cli.store_commands import export, runs, show
 from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings, QuietObserver, run_method, visible_tools
@@ -169,6 +169,7 @@ def run(
     show_evidence: Annotated[
         bool, typer.Option("--show-evidence", help="Also print what the tools returned, as judged.")
     ] = False,
+    threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan, validate and execute a tool workflow for TASK, and answer from what the tools returned.
@@ -206,8 +207,9 @@ def run(
         config = load_servers(servers)
         secrets = config_secrets(config)
         install_log_redaction(secrets)
-        planners = PlannerFactory(planner)
-        judge_model = load_model(judge) if judge else None
+        use_threads(threads)
+        planners = PlannerFactory(planner, threads=threads)
+        judge_model = load_model(judge, threads=threads) if judge else None
         recorder = None if no_store else RunStore(store or default_store_path(), secrets=secrets)
     except (EvofluxError, ValidationError) as e:
         fail(e)

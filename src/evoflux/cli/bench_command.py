@@ -17,7 +17,7 @@ from evoflux.bench.report import markdown_table, write_plots
 from evoflux.bench.runner import BenchSettings, pending, run_bench, summarize
 from evoflux.bench.suite import load_tasks, pick_tasks
 from evoflux.cli.console import print_summary
-from evoflux.cli.options import ServersOpt, err, fail
+from evoflux.cli.options import ServersOpt, ThreadsOpt, err, fail, use_threads
 from evoflux.errors import EvofluxError
 from evoflux.methods import METHODS, MethodSettings
 from evoflux.planner.spec import PlannerFactory
@@ -77,6 +77,7 @@ def bench(
     ray_cpus: Annotated[
         float, typer.Option("--ray-cpus", help="CPUs Ray reserves for each run (ray executor).")
     ] = 1.0,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run methods on task suites with checkable outcomes; resumable (finished lines are kept)."""
     make: PlannerFactory | None = None
@@ -103,8 +104,9 @@ def bench(
         )
         config = load_servers(servers)
         install_log_redaction(config_secrets(config))
+        use_threads(threads)  # Ray workers read it from the environment
         if executor == "local":  # Ray workers build their own from the spec
-            make = PlannerFactory(planner)
+            make = PlannerFactory(planner, threads=threads)
     except (EvofluxError, ValidationError) as e:
         fail(e)
     todo = len(pending(suite, settings, out / "results.jsonl"))

@@ -125,9 +125,9 @@ class Narrated:
             task, tools, context, seed=seed, purpose=purpose, temperature=temperature
         )
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
         self._say("writing the answer from what the tools returned")
-        return self.inner.write_answer(task, evidence, draft)
+        return self.inner.write_answer(task, evidence, draft, changes)
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         self._say("checking which parts of the task are answered")

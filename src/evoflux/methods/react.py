@@ -20,6 +20,7 @@ from evoflux.protocols import ReactPlanner, ToolCaller
 from evoflux.search.budget import Spend
 from evoflux.servers.tools import ToolSpec, output_value, tool_failure
 from evoflux.workflow.diagnostics import Diagnostic, Stage, render
+from evoflux.workflow.evaluate import changed_calls
 from evoflux.workflow.evidence import evidence_text, render_value
 from evoflux.workflow.execute import send_once
 from evoflux.workflow.graph import Answer, Node, Workflow
@@ -234,7 +235,10 @@ async def react(
     elif not run.nodes:
         trace.diagnostics.append(_no_answer("the final answer was given without any tool call"))
     elif evidence := evidence_text(workflow, trace, every_node=True):
-        written = await anyio.to_thread.run_sync(planner.write_answer, task, evidence, final)
+        changed = changed_calls(trace, run.tools)
+        written = await anyio.to_thread.run_sync(
+            planner.write_answer, task, evidence, final, ", ".join(changed)
+        )
         trace.answer = (written or final).strip()
         trace.answer_evidence = list(workflow.answer.uses)
     else:

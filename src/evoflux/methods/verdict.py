@@ -14,7 +14,8 @@ from evoflux.scoring.coverage import Coverage, Part
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.outcome import SOLVED_COVERAGE
 from evoflux.servers.tools import ToolSpec
-from evoflux.workflow.evidence import evidence_text, ungrounded_numbers
+from evoflux.workflow.evaluate import changed_calls
+from evoflux.workflow.evidence import evidence_text, tidy_numbers, ungrounded_numbers
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.trace import Trace
 
@@ -76,8 +77,9 @@ async def judge_final(
         return Verdict(unchecked=why, evidence=evidence, dry=True)
     if not (trace.feasible if feasible is None else feasible):
         return Verdict(evidence=evidence)
+    changed = bool(changed_calls(trace, tools))
     if known is not None and known_evidence == evidence:
-        return Verdict(coverage=known, evidence=evidence, answer=readable(task, trace, known))
+        return Verdict(coverage=known, evidence=evidence, answer=readable(task, trace, known, changed))
     if judge is None:
         return Verdict(unchecked="not checked: judging is off", evidence=evidence)
     answer = trace.answer or ""
@@ -85,19 +87,29 @@ async def judge_final(
     if coverage is None:
         return Verdict(unchecked="not checked: the judge's reply did not parse", evidence=evidence)
     coverage = judged_with_changes(coverage, workflow, task, tools, trace)
-    return Verdict(coverage=coverage, evidence=evidence, answer=readable(task, trace, coverage))
+    return Verdict(coverage=coverage, evidence=evidence, answer=readable(task, trace, coverage, changed))
 
 
-def readable(task: str, trace: Trace, coverage: Coverage | None) -> str | None:
-    """When the answer is a raw dump of outputs, the checklist as prose: each verified part with its
-    value, then the parts left unanswered; None when the answer was written, or when this text would
-    state a number no output holds and the task does not give."""
-    if not trace.answer_is_evidence or coverage is None or not coverage.checklist:
+def readable(task: str, trace: Trace, coverage: Coverage | None, changed: bool = False) -> str | None:
+    """The answer a person reads, when the written one will not do (None: keep it). With a checklist:
+    a raw dump of outputs, or a run with parts missing and no call that changed anything (its written
+    answer may claim a change no call made), becomes the checklist in prose: each verified part with
+    its value, then the parts left unanswered; a run with parts missing whose changes went through keeps
+    its written answer and names the missing parts after it. A prose that would state a number no output
+    holds and the task does not give is not used."""
+    if coverage is None or not coverage.checklist or trace.answer is None:
         return None
-    found = [f"{part.text}: {part.value}" for part in coverage.checklist if part.value is not None]
-    missing = [part.text for part in coverage.checklist if part.value is None]
-    text = "; ".join(found) + "." if found else ""
+    listed = {part.text.casefold().strip(" .") for part in coverage.checklist}
+    missing = [p.text for p in coverage.checklist if p.value is None]
+    missing += [text for text in coverage.missing if text.casefold().strip(" .") not in listed]
+    if trace.answer_is_evidence or (missing and not changed):
+        found = [f"{part.text}: {part.value}" for part in coverage.checklist if part.value is not None]
+        text = "; ".join(found) + "." if found else ""
+    elif missing:
+        text = trace.answer
+    else:
+        return None
     if missing:
-        text += f" Not answered: {'; '.join(missing)}."
-    text = text.strip()
+        text += f"\nNot answered: {'; '.join(missing)}." if text else f"Not answered: {'; '.join(missing)}."
+    text = tidy_numbers(text.strip())
     return text if text and not ungrounded_numbers(text, trace.outputs, task) else None

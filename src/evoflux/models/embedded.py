@@ -12,11 +12,17 @@ from typing import Any
 from evoflux.models.lm import Completion, Message, Usage, finish_reason
 from evoflux.models.registry import ModelError, resolve_model_path
 
-__all__ = ["EmbeddedModel", "default_threads"]
+__all__ = ["THREADS_ENV", "EmbeddedModel", "default_threads"]
+
+
+THREADS_ENV = "EVOFLUX_THREADS"
 
 
 def default_threads() -> int:
-    """The number of cores this process may run on."""
+    """`$EVOFLUX_THREADS` when it is a positive number, else the number of cores this process may run on."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -220,18 +220,12 @@ class LMPlanner:
             return None, completion
         return (data if isinstance(data, dict) else None), completion
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
-        completion = self._complete(
-            [
-                Message(
-                    role="user",
-                    content=fill("answer", task=task, evidence=evidence, draft=draft or "(none)"),
-                )
-            ],
-            max_tokens=self.max_answer_tokens,
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
+        prompt = fill(
+            "answer", task=task, evidence=evidence, draft=draft or "(none)", changes=changes or "none"
         )
-        text = completion.text.strip()
-        return text or None
+        completion = self._complete([Message(role="user", content=prompt)], max_tokens=self.max_answer_tokens)
+        return completion.text.strip() or None
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         """The model splits the task into parts and quotes, per part, the output value that answers it;

@@ -191,7 +191,7 @@ class ScriptedPlanner:
             return None, completion
         return (data if isinstance(data, dict) else None), completion
 
-    def write_answer(self, task: str, evidence: str, draft: str) -> str | None:
+    def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
         answer = self.answer_fn(task, evidence, draft) if self.answer_fn is not None else None
         self._count("answer", answer or "")
         return answer

@@ -25,13 +25,17 @@ SCRIPTED = "scripted:"
 _OPENAI = re.compile(r"^openai:(?P<model>.+?)(?:@(?P<url>https?://\S+))?$")
 
 
-def load_model(spec: str, *, progress: Progress | None = None, n_ctx: int = 8192) -> LanguageModel:
-    """The model a spec names. Embedded models are downloaded if needed, and load on first use."""
+def load_model(
+    spec: str, *, progress: Progress | None = None, n_ctx: int = 8192, threads: int | None = None
+) -> LanguageModel:
+    """The model a spec names. Embedded models are downloaded if needed, and load on first use with
+    `threads` CPU threads (None: `default_threads()`)."""
     spec = spec.strip()
     if spec in MODELS or spec.startswith("gguf:"):
         from evoflux.models.embedded import EmbeddedModel
 
-        return EmbeddedModel(resolve_model_path(spec, progress=progress), name=spec, n_ctx=n_ctx)
+        path = resolve_model_path(spec, progress=progress)
+        return EmbeddedModel(path, name=spec, n_ctx=n_ctx, n_threads=threads)
     if spec.startswith(SCRIPTED):
         raise ModelError(f"{spec!r} names a scripted test-double planner, not a language model")
     match = _OPENAI.match(spec)
@@ -54,14 +58,14 @@ class PlannerFactory:
     worker) can rebuild the same planner. A bad spec or script raises here, before any run.
     """
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, *, threads: int | None = None) -> None:
         self.spec = spec.strip()
         self.model: LanguageModel | None = None
         self._script: Script | None = None
         if self.spec.startswith(SCRIPTED):
             self._script = Script.load(os.path.expanduser(self.spec.removeprefix(SCRIPTED)))
         else:
-            self.model = load_model(self.spec)
+            self.model = load_model(self.spec, threads=threads)
 
     def __call__(self) -> Planner:
         if self._script is not None:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from evoflux.protocols import AnswerWriter
 from evoflux.workflow.diagnostics import Diagnostic, Stage
-from evoflux.workflow.evidence import answer_sources, evidence_text, outputs_text, ungrounded_numbers
+from evoflux.workflow.evidence import (
+    answer_sources,
+    evidence_text,
+    outputs_text,
+    tidy_numbers,
+    ungrounded_numbers,
+)
 from evoflux.workflow.graph import Workflow
 from evoflux.workflow.refs import RefError, interpolate
 from evoflux.workflow.trace import Trace
@@ -12,8 +20,15 @@ from evoflux.workflow.trace import Trace
 __all__ = ["compose_answer"]
 
 
-def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWriter | None = None) -> None:
-    """Fill `trace.answer` from executed outputs, or add an `answer` diagnostic saying why not."""
+def compose_answer(
+    task: str,
+    workflow: Workflow,
+    trace: Trace,
+    writer: AnswerWriter | None = None,
+    changed: Sequence[str] = (),
+) -> None:
+    """Fill `trace.answer` from executed outputs, or add an `answer` diagnostic saying why not.
+    `changed`: the calls of the trace that changed something (their tools' effect class says so)."""
     if trace.diagnostics or any(run.status not in ("ok", "staged", "waiting") for run in trace.runs.values()):
         return
     sources = answer_sources(workflow)
@@ -46,9 +61,11 @@ def compose_answer(task: str, workflow: Workflow, trace: Trace, writer: AnswerWr
                 )
             )
             return
-    written = writer.write_answer(task, evidence, draft) if writer is not None else None
+    written = writer.write_answer(task, evidence, draft, ", ".join(changed)) if writer is not None else None
     # a number no tool returned (the writer or the template did arithmetic the workflow did not, or
     # guessed) disqualifies that text: the answer keeps to what the tools said
     grounded = [t for t in (written, draft) if t and not ungrounded_numbers(t, trace.outputs, task)]
-    trace.answer = (grounded[0] if grounded else outputs_text(workflow, trace) or evidence).strip()
+    trace.answer = tidy_numbers(
+        (grounded[0] if grounded else outputs_text(workflow, trace) or evidence).strip()
+    )
     trace.answer_evidence, trace.answer_is_evidence = sources, not grounded

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio
 
 from evoflux.protocols import AnswerWriter, ToolCaller
+from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.answer import compose_answer
 from evoflux.workflow.execute import CallCache, ExecutionSettings, execute
 from evoflux.workflow.graph import Workflow
@@ -14,7 +15,16 @@ from evoflux.workflow.trace import Event, Trace
 from evoflux.workflow.validate import validate
 from evoflux.workflow.writes import WritePolicy
 
-__all__ = ["evaluate"]
+__all__ = ["changed_calls", "evaluate"]
+
+
+def changed_calls(trace: Trace, tools: Mapping[str, ToolSpec]) -> list[str]:
+    """The calls of a trace that went through to a tool that may change state (its effect class)."""
+    return [
+        run.tool
+        for run in trace.runs.values()
+        if run.status == "ok" and run.tool in tools and tools[run.tool].changes_state
+    ]
 
 
 async def evaluate(
@@ -36,5 +46,6 @@ async def evaluate(
         return Trace(diagnostics=problems)
     trace = await execute(workflow, caller, settings=settings, cache=cache, on_event=on_event, writes=writes)
     if not trace.diagnostics:
-        await anyio.to_thread.run_sync(compose_answer, task, workflow, trace, writer)
+        changed = changed_calls(trace, caller.tools)
+        await anyio.to_thread.run_sync(compose_answer, task, workflow, trace, writer, changed)
     return trace

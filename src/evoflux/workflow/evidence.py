@@ -4,6 +4,7 @@ the numbers in a text checked against it (a number counts at the precision it is
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "number_tokens",
     "outputs_text",
     "render_value",
+    "tidy_numbers",
     "ungrounded_numbers",
 ]
 
@@ -111,6 +113,26 @@ def ungrounded_numbers(answer: str, outputs: dict[str, Any], task: str = "") -> 
     text = json.dumps(outputs, ensure_ascii=False, default=str)[:200_000]
     have = {float(n) for n in number_tokens(text)} | {float(n) for n in number_tokens(task)}
     return [n for n in dict.fromkeys(number_tokens(answer)) if not number_found(n, have)]
+
+
+_LONG_DECIMAL = re.compile(r"(?<![\w.:\-])(-?\d+)\.(\d{7,})(?![\w.])")
+"""A decimal with seven or more fraction digits, not inside a time, version, identifier or exponent."""
+SIGNIFICANT = 6
+
+
+def tidy_numbers(text: str) -> str:
+    """Computed decimals as a person writes them: a number with seven or more fraction digits
+    (`37.77777777777778`, `0.30000000000000004`) keeps `SIGNIFICANT` digits, at least two decimals,
+    without trailing zeros. Shorter decimals are left as the tools or the writer wrote them."""
+
+    def shorten(match: re.Match[str]) -> str:
+        value = float(match.group(0))
+        magnitude = math.floor(math.log10(abs(value))) + 1 if value else 1
+        places = max(2, SIGNIFICANT - magnitude)
+        shown = f"{value:.{places}f}".rstrip("0").rstrip(".")
+        return shown if shown not in ("-0", "") else "0"
+
+    return _LONG_DECIMAL.sub(shorten, text)
 
 
 def number_found(written: str, have: set[float]) -> bool:
