@@ -10,4 +10,8 @@ command -v npx >/dev/null || { echo "setup: npx not found: install Node.js (>= 1
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+# BFCL's tasks, backends and checker (Apache-2.0), without the model clients it also lists (torch, vllm,
+# provider SDKs): its multi-turn backends and checker need only mpmath beside what is installed here.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps 'bfcl-eval==2026.3.23'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check 'mpmath==1.3.0'
 .venv/bin/evoflux setup "$@"

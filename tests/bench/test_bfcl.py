@@ -1,0 +1,151 @@
+"""The BFCL multi-turn suite's parts against real MCP servers (one per BFCL backend class) and BFCL's own
+checker from `bfcl-eval`: BFCL's ground-truth calls, played by a scripted test-double planner turn by
+turn, reach each backend once and pass the checker; a turn that leaves a write out fails it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from evoflux.bench.bfcl.conversation import check_entry, run_conversation, turn_task
+from evoflux.bench.bfcl.data import (
+    Entry,
+    call_text,
+    function_docs,
+    input_schema,
+    load_entries,
+    parse_call,
+    server_name,
+)
+from evoflux.bench.bfcl.effects import load_effects
+from evoflux.bench.bfcl.server import tools_of
+from evoflux.methods import MethodSettings
+from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.protocols import Planner
+
+pytest.importorskip("bfcl_eval", reason="bfcl-eval is not installed: run scripts/setup.sh")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def entry(entry_id: str) -> Entry:
+    return next(e for e in load_entries("multi_turn_base") if e.id == entry_id)
+
+
+def docs_of(item: Entry) -> dict[str, dict[str, Any]]:
+    return {doc["name"]: doc for name in item.involved_classes for doc in function_docs(name)}
+
+
+def test_the_base_category_loads_with_its_ground_truth_and_function_docs() -> None:
+    entries = load_entries("multi_turn_base")
+    assert len(entries) == 200 and all(len(e.turns) == len(e.ground_truth) for e in entries)
+    first = entries[0]
+    assert (
+        sorted(first.involved_classes) == ["GorillaFileSystem", "TwitterAPI"]
+        and "final_report.pdf" in first.turns[0]
+    )
+    schema = input_schema(docs_of(first)["tail"]["parameters"])
+    assert schema["type"] == "object" and schema["properties"]["lines"]["type"] == "integer"
+
+
+def test_calls_go_between_bfcl_syntax_and_arguments() -> None:
+    docs = docs_of(entry("multi_turn_base_0"))
+    assert parse_call("sort('final_report.pdf')", docs) == ("sort", {"file_name": "final_report.pdf"})
+    name, args = parse_call("mv(source='a.txt',destination='temp')", docs)
+    assert call_text(name, args) == "mv(source='a.txt', destination='temp')"
+    with pytest.raises(ValueError, match="not a call of a named function"):
+        parse_call("os.system('ls')", docs)
+    with pytest.raises(ValueError, match="no function"):
+        parse_call("shutdown()", docs)
+
+
+def test_tools_carry_the_effect_found_by_running_the_ground_truth() -> None:
+    effects = load_effects()
+    assert (effects["ls"], effects["cat"], effects["mkdir"], effects["cd"]) == (
+        "read",
+        "read",
+        "write",
+        "write",
+    )
+    tools = {tool.name: tool for tool in tools_of("GorillaFileSystem")}
+    assert tools["ls"].annotations is not None and tools["ls"].annotations.read_only_hint is True
+    assert tools["mkdir"].annotations is not None and tools["mkdir"].annotations.read_only_hint is False
+
+
+def test_a_turn_s_task_carries_the_earlier_turns() -> None:
+    assert turn_task([], "List the files.") == "List the files."
+    task = turn_task([("Go to documents.", "Done.")], "List the files.")
+    assert task.startswith("Earlier in this conversation:\nUser: Go to documents.\nAssistant: Done.")
+    assert task.endswith("\n\nNow: List the files.")
+
+
+def ground_truth_planners(item: Entry, drop: tuple[int, int] | None = None) -> Callable[[], Planner]:
+    """A fresh scripted planner per turn whose one plan is that turn's ground-truth calls (test double)."""
+    docs = docs_of(item)
+    owner = {doc["name"]: name for name in item.involved_classes for doc in function_docs(name)}
+    plans = []
+    for turn, calls in enumerate(item.ground_truth):
+        nodes = []
+        for index, call in enumerate(calls):
+            if drop == (turn, index):
+                continue
+            name, args = parse_call(call, docs)
+            tool = f"{server_name(owner[name])}.{name}"
+            nodes.append({"id": f"n{len(nodes) + 1}", "tool": tool, "args": args})
+        plans.append({"nodes": nodes, "answer": {"uses": [nodes[-1]["id"]]}})
+    turns: Iterator[dict[str, Any]] = iter(plans)
+    return lambda: ScriptedPlanner([next(turns)])
+
+
+def _yes(tool: str, arguments: dict[str, Any]) -> bool:
+    return True
+
+
+@pytest.mark.anyio
+async def test_the_ground_truth_played_through_the_servers_passes_bfcl_s_checker(tmp_path: Path) -> None:
+    item = entry("multi_turn_base_0")
+    settings = MethodSettings()
+    with anyio.fail_after(120):
+        turns = await run_conversation(
+            item,
+            "multi_turn_base",
+            "zero-shot",
+            settings,
+            ground_truth_planners(item),
+            tmp_path,
+            confirm=_yes,
+        )
+    calls = [turn["calls"] for turn in turns]
+    assert [len(c) for c in calls] == [len(c) for c in item.ground_truth]  # every call reached a backend once
+    assert calls[0] == [
+        "cd(folder='document')",
+        "mkdir(dir_name='temp')",
+        "mv(source='final_report.pdf', destination='temp')",
+    ]
+    assert all(turn["result"]["feasible"] for turn in turns)
+    assert check_entry(item, "multi_turn_base", calls) == {"valid": True}
+    assert check_entry(item, "multi_turn_base", [calls[0][:2], *calls[1:]])["valid"] is False  # no mv
+
+
+@pytest.mark.anyio
+async def test_a_turn_that_leaves_a_write_out_fails_the_checker(tmp_path: Path) -> None:
+    item = entry("multi_turn_base_0")
+    with anyio.fail_after(120):
+        turns = await run_conversation(
+            item,
+            "multi_turn_base",
+            "zero-shot",
+            MethodSettings(),
+            ground_truth_planners(item, drop=(0, 1)),  # no mkdir: the mv that follows has nowhere to go
+            tmp_path,
+            confirm=_yes,
+        )
+    verdict = check_entry(item, "multi_turn_base", [turn["calls"] for turn in turns])
+    assert verdict["valid"] is False and verdict["error_type"].startswith("multi_turn:")
