@@ -4,6 +4,9 @@ turn, reach each backend once and pass the checker; a turn that leaves a write o
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from evoflux.bench.bfcl.data import (
 )
 from evoflux.bench.bfcl.effects import load_effects
 from evoflux.bench.bfcl.server import tools_of
+from evoflux.bench.runner import BenchSettings, run_bench, summarize
+from evoflux.bench.suite import load_tasks, pick_tasks
 from evoflux.methods import MethodSettings
 from evoflux.planner.scripted import ScriptedPlanner
 from evoflux.protocols import Planner
@@ -149,3 +154,48 @@ async def test_a_turn_that_leaves_a_write_out_fails_the_checker(tmp_path: Path) 
         )
     verdict = check_entry(item, "multi_turn_base", [turn["calls"] for turn in turns])
     assert verdict["valid"] is False and verdict["error_type"].startswith("multi_turn:")
+
+
+@pytest.mark.anyio
+async def test_the_bench_runs_an_entry_as_one_row_scored_by_the_checker(tmp_path: Path) -> None:
+    tasks = pick_tasks(load_tasks(["bfcl:multi_turn_base"]), only="multi_turn_base_0")
+    assert [t.bfcl for t in tasks] == ["multi_turn_base"]
+    item = entry("multi_turn_base_0")
+    settings = BenchSettings(methods=["zero-shot"], planner="scripted")
+    with anyio.fail_after(120):
+        [row] = await run_bench(tasks, tmp_path, ground_truth_planners(item), settings)
+    assert row["solved"] and row["bfcl"]["valid"] and row["bfcl"]["error_type"] == ""
+    assert [len(turn["calls"]) for turn in row["turns"]] == [3, 2, 1, 4]
+    assert row["usage"]["tool_calls"] == 10
+    assert [w["tool"] for w in row["writes"]].count("gorilla_file_system.cd") == 4  # each sent once
+    assert len(row["writes"]) == 7  # cd, mkdir, mv; cd; none; cd, mv, cd
+    assert summarize([row])["zero-shot"]["solved"]["mean"] == 1.0
+
+
+def test_the_bench_command_runs_a_bfcl_category(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"  # test double: every turn lists the directory
+    script.write_text(json.dumps({"plans": [{"nodes": [{"id": "n1", "tool": "gorilla_file_system.ls"}]}]}))
+    planner = ["--planner", f"scripted:{script}"]
+    common = ["-m", "evoflux", "bench", "--out", str(tmp_path / "out"), "--methods", "zero-shot"]
+    done = subprocess.run(
+        [sys.executable, *common, "--tasks", "bfcl:multi_turn_nonesuch"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "unknown BFCL category" in done.stderr
+    done = subprocess.run(
+        [
+            sys.executable,
+            *common,
+            "--tasks",
+            "bfcl:multi_turn_base",
+            "--only",
+            "multi_turn_base_1",
+            *planner,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert row["task_id"] == "multi_turn_base_1" and row["solved"] is False
+    assert row["bfcl"]["error_type"].startswith("multi_turn:") and row["turns"][0]["calls"] == ["ls()"]

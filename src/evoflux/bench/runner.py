@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field
 
+from evoflux.bench.bfcl.row import bfcl_row
 from evoflux.bench.score import score_result
 from evoflux.bench.tasks import BenchTask
 from evoflux.errors import EvofluxError
@@ -126,6 +127,20 @@ async def run_one(
     """One (task, method, seed) in a fresh workspace against fresh server processes: its scored row, or a
     skipped row with the reason when its servers cannot start or the run fails with an `EvofluxError`."""
     base: dict[str, Any] = {"task_id": task.id, "method": method, "seed": seed, "planner": settings.planner}
+    if task.bfcl:  # a conversation against BFCL's backends, scored by BFCL's checker
+        try:
+            row = await bfcl_row(
+                task,
+                method,
+                settings.method.model_copy(update={"seed": seed}),
+                make_planner,
+                judge=judge,
+                confirm=_yes if settings.confirm_destructive else None,
+                connect_timeout=settings.connect_timeout_s,
+            )
+        except EvofluxError as e:
+            return {**base, "skipped": True, "reason": str(e), "solved": False, "feasible": False}
+        return {**row, **base, "method": method, "skipped": False}
     with tempfile.TemporaryDirectory(prefix="evoflux-bench-") as workspace:
         try:
             source = servers.source if isinstance(servers, ServersConfig) else servers

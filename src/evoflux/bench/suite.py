@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from evoflux.bench.bfcl.row import BFCL_PREFIX, bfcl_tasks
 from evoflux.bench.mcpbench import is_runner_format, parse_mcpbench
 from evoflux.bench.tasks import BenchTask, SuiteError
 
@@ -18,13 +19,19 @@ __all__ = ["load_tasks", "pick_tasks"]
 
 def load_tasks(paths: Iterable[str | Path]) -> list[BenchTask]:
     """Every task of the given files, in order; ids must be unique across them. A `.json` file is read as
-    MCP-Bench's runner format (see `mcpbench.py`), any other as Evoflux's JSONL."""
+    MCP-Bench's runner format (see `mcpbench.py`), `bfcl:CATEGORY` as BFCL's multi-turn entries
+    (`bfcl/row.py`), any other as Evoflux's JSONL."""
     tasks: list[BenchTask] = []
     seen: set[str] = set()
-    for path in map(Path, paths):
-        if not path.is_file():
+    for name in map(str, paths):
+        path = Path(name)
+        if name.startswith(BFCL_PREFIX):
+            found: Iterable[tuple[str, BenchTask]] = ((f"{name} ({t.id})", t) for t in bfcl_tasks(name))
+        elif not path.is_file():
             raise SuiteError(f"task file {path} not found")
-        for where, task in _mcpbench(path) if path.suffix.lower() == ".json" else _jsonl(path):
+        else:
+            found = _mcpbench(path) if path.suffix.lower() == ".json" else _jsonl(path)
+        for where, task in found:
             if task.id in seen:
                 raise SuiteError(f"{where}: task id {task.id!r} appears twice")
             seen.add(task.id)

@@ -39,3 +39,6 @@ class BenchTask(BaseModel):
     checks: Checks = Field(default_factory=Checks)
     min_steps: int = 1
     notes: str = ""
+    bfcl: str = Field(
+        default="", description="The BFCL multi-turn category this is an entry of ('' if none)."
+    )
