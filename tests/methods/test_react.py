@@ -47,7 +47,7 @@ async def catalog() -> AsyncIterator[Catalog]:
 
 
 def scripted(*steps: Any) -> ScriptedPlanner:
-    return ScriptedPlanner([], react_steps=list(steps), answer_fn=lambda t, e, d: f"{d} (from: {e[:40]})")
+    return ScriptedPlanner([], react_steps=list(steps), answer_fn=lambda t, e, d: f"{d} (rewritten)")
 
 
 async def run(catalog: Catalog, planner: Any, settings: MethodSettings | None = None) -> RunResult:
@@ -60,7 +60,7 @@ async def test_two_calls_then_a_grounded_final_answer(catalog: Catalog) -> None:
     planner = scripted(ADD, ECHO, FINAL)
     result = await run(catalog, planner)
     assert result.method == "react" and result.feasible and not result.diagnostics
-    assert result.answer.startswith("The sum is 5. (from: n1 = toy.add")  # rewritten from the evidence
+    assert result.answer == "The sum is 5. (rewritten)"  # rewritten from the evidence
     nodes = result.workflow["nodes"]
     assert [(n["id"], n["tool"], n["args"], n["status"]) for n in nodes] == [
         ("n1", "toy.add", {"a": 2, "b": 3}, "ok"),
@@ -80,6 +80,13 @@ async def test_two_calls_then_a_grounded_final_answer(catalog: Catalog) -> None:
     assert planner.calls == ["react", "react", "react", "answer", "judge"]
     history, _ = planner.react_seen[1]  # what the model saw before its second step
     assert [(t.tool, t.observation, t.failed) for t in history] == [("toy.add", '{"sum": 5}', False)]
+
+
+@pytest.mark.anyio
+async def test_a_final_answer_with_a_number_no_tool_returned_is_not_kept(catalog: Catalog) -> None:
+    invented = ScriptedPlanner([], react_steps=[ADD, {"final_answer": "The sum is 5, doubled 10."}])
+    result = await run(catalog, invented)  # the writer (test double) says nothing; the final says 10
+    assert result.feasible and result.answer == 'toy.add returned: {"sum": 5}'
 
 
 @pytest.mark.anyio

@@ -21,7 +21,13 @@ from evoflux.search.budget import Spend
 from evoflux.servers.tools import ToolSpec, output_value, tool_failure
 from evoflux.workflow.diagnostics import Diagnostic, Stage, render
 from evoflux.workflow.evaluate import changed_calls
-from evoflux.workflow.evidence import evidence_text, render_value
+from evoflux.workflow.evidence import (
+    evidence_text,
+    outputs_text,
+    render_value,
+    tidy_numbers,
+    ungrounded_numbers,
+)
 from evoflux.workflow.execute import send_once
 from evoflux.workflow.graph import Answer, Node, Workflow
 from evoflux.workflow.trace import Event, NodeRun, Trace
@@ -239,8 +245,13 @@ async def react(
         written = await anyio.to_thread.run_sync(
             planner.write_answer, task, evidence, final, ", ".join(changed)
         )
-        trace.answer = (written or final).strip()
-        trace.answer_evidence = list(workflow.answer.uses)
+        # the filter every method's answer goes through: a number no tool returned and the task does not
+        # give disqualifies a text, and the plain outputs stand instead
+        grounded = [t for t in (written, final) if t and not ungrounded_numbers(t, trace.outputs, task)]
+        trace.answer = tidy_numbers(
+            (grounded[0] if grounded else outputs_text(workflow, trace) or evidence).strip()
+        )
+        trace.answer_evidence, trace.answer_is_evidence = list(workflow.answer.uses), not grounded
     else:
         trace.diagnostics.append(_no_answer("no tool call succeeded, so the answer has no evidence"))
     repaired = run.repaired()
