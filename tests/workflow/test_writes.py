@@ -314,3 +314,42 @@ async def test_an_answer_never_claims_a_change_that_no_call_made(catalog: Catalo
         result = await run_method("zero-shot", task, catalog, planner, settings("staged"))
         assert await writes_received(catalog) == 1
     assert (result.answer or "").startswith("I recorded alpha in the log.")  # it went through: it may say so
+
+
+@pytest.mark.anyio
+async def test_a_later_commit_that_fails_does_not_undo_the_answer_of_one_that_ran(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = sys.modules["evoflux.methods.evoflux"]
+    monkeypatch.setattr(module, "MAX_COMMITS", 2)  # the failed commit is the last one
+    task = "Record the sum of 2 and 3 in the log, then read the log back."
+    first = {
+        "nodes": [
+            {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}},
+            {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "$n1.sum"}},
+            {"id": "n3", "tool": "toy.fetch", "args": {"key": "log"}},
+        ],
+        "answer": {"uses": ["n3"]},
+    }
+    refused = {  # a later plan whose extra write the server refuses when it is sent
+        "nodes": [
+            *first["nodes"][:2],
+            {"id": "n4", "tool": "toy.reject", "args": {"value": "x"}},
+            first["nodes"][2],
+        ],
+        "answer": {"uses": ["n3"]},
+    }
+
+    def judge(task: str, evidence: str, answer: str) -> Coverage:  # test double: prefers the refused write
+        if "toy.reject" in evidence:
+            return Coverage(score=1.0)
+        return Coverage(score=0.5, missing=["read the log back"], checklist=[Part(text="the sum", value="5")])
+
+    planner = ScriptedPlanner([first, refused], judge_fn=judge)
+    with anyio.fail_after(120):
+        result = await run_method("evoflux", task, catalog, planner, settings("staged", seeds=2))
+        assert await kept(catalog, "log") == "5"  # the append went once, whatever came after
+    assert result.search is not None and result.search["commits"] == 2
+    assert "toy.reject" in [w.tool for w in result.writes]  # the refused write is on record
+    assert result.feasible and result.status != "failed"
+    assert [n["tool"] for n in result.workflow["nodes"]] == ["toy.add", "toy.append", "toy.fetch"]

@@ -49,6 +49,7 @@ async def evoflux(
     commit = write_policy(settings, observer, confirm, commit=True, ledger=staged.ledger)
     tool_calls, commits = 0, 0
     start: list[Workflow] = []
+    kept: tuple[Workflow | None, Trace, Evaluated | None] | None = None  # the last commit that ran through
     while search is not None:
         outcome = await evolve(
             task,
@@ -75,6 +76,9 @@ async def evoflux(
         early = outcome.stopped_because == "commit"
         search = _after_commit(search, trace, commit, planner.usage.calls - calls0, started, commits, early)
         start = [workflow] if workflow is not None and early and trace.feasible else []
+        kept = (workflow, trace, best) if trace.feasible else kept
+    if not trace.feasible and kept is not None:  # a later commit broke: the run answers from the one that ran
+        workflow, trace, best = kept
     known = best.coverage if best is not None else None
     seen = evidence_text(best.candidate.workflow, best.trace, every_node=True) if best is not None else ""
     verdict = await judge_final(
