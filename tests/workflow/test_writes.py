@@ -61,6 +61,15 @@ def workflow(*nodes: dict[str, Any]) -> Workflow:
 
 APPEND_A = {"id": "n1", "tool": "toy.append", "args": {"key": "log", "value": "a"}}
 READ_LOG = {"id": "n2", "tool": "toy.fetch", "args": {"key": "log"}}
+RECORD_SUM_TASK = "Record the sum of 2 and 3 in the log, then read the log back."
+RECORD_SUM: dict[str, Any] = {
+    "nodes": [
+        {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}},
+        {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "$n1.sum"}},
+        {"id": "n3", "tool": "toy.fetch", "args": {"key": "log"}},
+    ],
+    "answer": {"uses": ["n3"]},
+}
 
 
 def test_effect_classes_follow_the_annotations_and_the_mcp_defaults() -> None:
@@ -244,15 +253,7 @@ async def test_a_staged_write_earns_the_part_it_carries_so_the_search_commits_it
 
 @pytest.mark.anyio
 async def test_a_search_commits_early_so_that_the_reads_after_a_write_can_run(catalog: Catalog) -> None:
-    task = "Record the sum of 2 and 3 in the log, then read the log back."
-    plan = {
-        "nodes": [
-            {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}},
-            {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "$n1.sum"}},
-            {"id": "n3", "tool": "toy.fetch", "args": {"key": "log"}},
-        ],
-        "answer": {"uses": ["n3"]},
-    }
+    task, plan = RECORD_SUM_TASK, RECORD_SUM
     parts = [Part(text="record the sum of 2 and 3 in the log", value="5"), Part(text="read the log back")]
 
     def judge(task: str, evidence: str, answer: str) -> Coverage:  # test double: the read-back is the rest
@@ -322,15 +323,7 @@ async def test_a_later_commit_that_fails_does_not_undo_the_answer_of_one_that_ra
 ) -> None:
     module = sys.modules["evoflux.methods.evoflux"]
     monkeypatch.setattr(module, "MAX_COMMITS", 2)  # the failed commit is the last one
-    task = "Record the sum of 2 and 3 in the log, then read the log back."
-    first = {
-        "nodes": [
-            {"id": "n1", "tool": "toy.add", "args": {"a": 2, "b": 3}},
-            {"id": "n2", "tool": "toy.append", "args": {"key": "log", "value": "$n1.sum"}},
-            {"id": "n3", "tool": "toy.fetch", "args": {"key": "log"}},
-        ],
-        "answer": {"uses": ["n3"]},
-    }
+    task, first = RECORD_SUM_TASK, RECORD_SUM
     refused = {  # a later plan whose extra write the server refuses when it is sent
         "nodes": [
             *first["nodes"][:2],
