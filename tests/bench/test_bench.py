@@ -253,10 +253,16 @@ def test_the_shipped_suites_are_well_formed_and_disjoint() -> None:
     servers = json.loads((root / "src" / "evoflux" / "data" / "servers.json").read_text())["mcpServers"]
     dev = load_tasks([root / "benchmarks" / "dev.jsonl"])
     heldout = load_tasks([root / "benchmarks" / "heldout.jsonl"])
-    assert len(dev) >= 30 and len(heldout) == 20
+    paraphrase = load_tasks([root / "benchmarks" / "paraphrase.jsonl"])
+    assert len(dev) >= 30 and len(heldout) == 20 and len(paraphrase) == 40
     assert not {t.id for t in dev} & {t.id for t in heldout}
     assert not {t.task for t in dev} & {t.task for t in heldout}
-    for t in dev + heldout:
+    originals = {t.id: t for t in heldout}
+    for t in paraphrase:  # the same checks as the task it rewrites, in other words
+        original = originals[t.id.split("-", 1)[1]]
+        assert t.task not in {o.task for o in heldout} and t.checks.numbers == original.checks.numbers
+        assert t.checks.contains == original.checks.contains and t.servers == original.servers
+    for t in dev + heldout + paraphrase:
         assert t.servers and set(t.servers) <= set(servers), t.id
         assert t.checks.numbers or t.checks.contains, t.id
         for alternatives in t.checks.tools:
