@@ -172,7 +172,8 @@ async def test_jobs_run_concurrently_and_each_line_is_whole(tmp_path: Path) -> N
 
 def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:
     def row(seed: int, feasible: bool, solved: bool) -> dict[str, Any]:
-        usage = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10, "tool_calls": 1, "wall_s": 1.0}
+        usage: dict[str, Any] = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10, "tool_calls": 1}
+        usage |= {"wall_s": 1.0, "by_kind": {"plan": {"calls": 1, "seconds": 2.0 + seed}}}
         return {
             "task_id": f"t{seed}",
             "method": "m",
@@ -190,6 +191,7 @@ def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:
     assert m["feasibility"]["std"] == pytest.approx(0.3536, abs=1e-4)
     assert m["feasibility"]["ci95"] == pytest.approx(1.96 * 0.3536 / 2**0.5, abs=1e-3)
     assert m["tokens_per_feasible"] == round(440 / 3, 1)
+    assert m["by_kind"] == {"plan": {"calls": 1.0, "seconds": 2.5}}  # model time per kind of call, per run
 
 
 def test_negative_numbers_are_matched_with_their_sign() -> None:

@@ -29,6 +29,8 @@ def test_every_call_sends_a_filled_prompt_and_a_step_sees_its_context() -> None:
     planner.write_answer(TASK, "n1 returned 3.6576", "")
     planner.judge(TASK, "n1 returned 3.6576", "3.6576 m")
     assert len(model.chats) == 7
+    kinds = {"step", "plan", "repair", "redesign", "decompose", "answer", "judge"}
+    assert set(planner.by_kind) == kinds and all(k["calls"] == 1 for k in planner.by_kind.values())
     for chat in model.chats:
         for message in chat:
             assert "<<" not in message.content, message.content[:200]

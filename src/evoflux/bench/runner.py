@@ -255,6 +255,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "tool_calls": _avg(u.get("tool_calls", 0) for u in usage),
             "wall_s": _avg(u.get("wall_s", 0.0) for u in usage),
             "writes_sent": _avg(len(r.get("writes") or []) for r in ran),
+            "by_kind": _by_kind(usage),
             "tokens_per_feasible": round(tokens / n_feasible, 1) if n_feasible else None,
         }
     return summary
@@ -265,6 +266,18 @@ def _per_seed(
 ) -> list[float]:
     """Per seed, the share of its rows for which `hit` holds."""
     return [sum(hit(r) for r in rs) / len(rs) for rs in per_seed.values() if rs]
+
+
+def _by_kind(usage: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per kind of model call, its calls and seconds per run: where the model time goes."""
+    kinds = sorted({kind for u in usage for kind in u.get("by_kind") or {}})
+    return {
+        kind: {
+            field: _avg((u.get("by_kind") or {}).get(kind, {}).get(field, 0) for u in usage)
+            for field in ("calls", "seconds")
+        }
+        for kind in kinds
+    }
 
 
 def _avg(values: Any) -> float:

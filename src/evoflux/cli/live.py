@@ -80,6 +80,10 @@ class Narrated:
     def usage(self, value: Usage) -> None:
         self.inner.usage = value
 
+    @property
+    def by_kind(self) -> object:
+        return getattr(self.inner, "by_kind", None)
+
     def _say(self, stage: str) -> None:
         self.view.set(stage, self.inner.usage)
 

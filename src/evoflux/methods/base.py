@@ -149,7 +149,7 @@ def run_result(
         answer=trace.answer or "",
         workflow=workflow_json(workflow, trace),
         diagnostics=trace.diagnostics,
-        usage=RunUsage.of(planner.usage, trace.tool_calls, time.monotonic() - started),
+        usage=RunUsage.of(planner.usage, trace.tool_calls, time.monotonic() - started, planner),
         seed=settings.seed,
     )
     return (verdict or Verdict()).apply(result)

@@ -282,7 +282,7 @@ async def react(
         answer=trace.answer or "",
         workflow=workflow_json(workflow if run.nodes else None, trace),
         diagnostics=trace.diagnostics,
-        usage=RunUsage.of(spent, trace.tool_calls, time.monotonic() - started),
+        usage=RunUsage.of(spent, trace.tool_calls, time.monotonic() - started, planner),
         seed=settings.seed,
         writes=list(writes.ledger.entries),
         write_mode=settings.writes,

@@ -31,9 +31,16 @@ class RunUsage(BaseModel):
     cached_tokens: int = 0
     tool_calls: int = 0
     wall_s: float = 0.0
+    by_kind: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per kind of model call (plan, repair, redesign, decompose, step, react, answer, judge): "
+        "calls, tokens and seconds, when the planner counts them.",
+    )
 
     @classmethod
-    def of(cls, usage: Usage, tool_calls: int, wall_s: float) -> RunUsage:
+    def of(cls, usage: Usage, tool_calls: int, wall_s: float, planner: object = None) -> RunUsage:
+        """The run's cost; `planner`'s `by_kind` counts, when it keeps them (`LMPlanner` does)."""
+        by_kind = getattr(planner, "by_kind", None)
         return cls(
             lm_calls=usage.calls,
             prompt_tokens=usage.prompt_tokens,
@@ -41,6 +48,7 @@ class RunUsage(BaseModel):
             cached_tokens=usage.cached_tokens,
             tool_calls=tool_calls,
             wall_s=round(wall_s, 3),
+            by_kind={k: dict(v) for k, v in by_kind.items()} if isinstance(by_kind, dict) else {},
         )
 
 

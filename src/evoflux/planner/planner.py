@@ -59,6 +59,8 @@ _STEPS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+_KIND_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "seconds")
+
 _JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -92,10 +94,19 @@ class LMPlanner:
         self.max_plan_tokens = max_plan_tokens
         self.max_answer_tokens = max_answer_tokens
         self.usage = Usage()
+        self.by_kind: dict[str, dict[str, float]] = {}
+        """Per kind of call (plan, repair, redesign, decompose, step, react, answer, judge): calls,
+        tokens and the seconds the model took: where a run's model time goes."""
 
-    def _complete(self, messages: list[Message], **kwargs: Any) -> Completion:
+    def _complete(self, kind: str, messages: list[Message], **kwargs: Any) -> Completion:
         completion = self.model.complete(messages, **kwargs)
         self.usage = self.usage + completion.usage
+        spent = self.by_kind.setdefault(kind, dict.fromkeys(_KIND_FIELDS, 0.0))
+        spent["calls"] += 1
+        spent["prompt_tokens"] += completion.usage.prompt_tokens
+        spent["completion_tokens"] += completion.usage.completion_tokens
+        spent["cached_tokens"] += completion.usage.cached_tokens
+        spent["seconds"] = round(spent["seconds"] + completion.elapsed_s, 3)
         return completion
 
     def _system(self, tools: Sequence[ToolSpec], *, example: bool = True) -> Message:
@@ -107,8 +118,11 @@ class LMPlanner:
             role="system", content=f"{text.rstrip()}\n\n{prompt('plan_example')}" if example else text
         )
 
-    def _plan_call(self, tools: Sequence[ToolSpec], user: str, seed: int, temperature: float) -> PlanResult:
+    def _plan_call(
+        self, kind: str, tools: Sequence[ToolSpec], user: str, seed: int, temperature: float
+    ) -> PlanResult:
         completion = self._complete(
+            kind,
             [self._system(tools), Message(role="user", content=user)],
             schema=plan_schema([t.name for t in tools]),
             max_tokens=self.max_plan_tokens,
@@ -129,7 +143,7 @@ class LMPlanner:
     def plan(
         self, task: str, tools: Sequence[ToolSpec], *, seed: int = 0, temperature: float = 0.0
     ) -> PlanResult:
-        return self._plan_call(tools, f"Task: {task}", seed, temperature)
+        return self._plan_call("plan", tools, f"Task: {task}", seed, temperature)
 
     def repair(
         self,
@@ -148,13 +162,14 @@ class LMPlanner:
             diagnostics=render(diagnostics),
             outputs=f"Outputs of the steps that ran:\n{outputs}\n" if outputs else "",
         )
-        return self._plan_call(tools, user, seed, 0.3 if seed else 0.0)
+        return self._plan_call("repair", tools, user, seed, 0.3 if seed else 0.0)
 
     def redesign(self, task: str, tools: Sequence[ToolSpec], summary: str, *, seed: int = 0) -> PlanResult:
-        return self._plan_call(tools, fill("redesign", task=task, summary=summary), seed, 0.8)
+        return self._plan_call("redesign", tools, fill("redesign", task=task, summary=summary), seed, 0.8)
 
     def decompose(self, task: str, *, seed: int = 0, temperature: float = 0.0) -> list[str]:
         completion = self._complete(
+            "decompose",
             [Message(role="system", content=prompt("decompose")), Message(role="user", content=task)],
             schema=_STEPS_SCHEMA,
             max_tokens=60 * MAX_STEPS,
@@ -183,9 +198,10 @@ class LMPlanner:
         messages = [STEP_SYSTEM, Message(role="user", content=fill("rewrite", context=context))]
         request: dict[str, Any] = {"max_tokens": STEP_TOKENS, "temperature": temperature, "seed": seed}
         try:
-            completion = self._complete(messages, schema=step_schema(tools, purpose), **request)
+            completion = self._complete("step", messages, schema=step_schema(tools, purpose), **request)
         except ModelError:  # a tool schema the decoder cannot take: decode the step untyped
-            completion = self._complete(messages, schema=step_schema(tools, purpose, typed=False), **request)
+            untyped = step_schema(tools, purpose, typed=False)
+            completion = self._complete("step", messages, schema=untyped, **request)
         if completion.finish_reason == "length":
             return None
         try:
@@ -206,6 +222,7 @@ class LMPlanner:
         """The next ReAct step (see `methods.react`): the reply as a JSON object, None when it does not
         parse or was cut at max_tokens, and the completion it came from."""
         completion = self._complete(
+            "react",
             react_messages(task, tools, history),
             schema=react_schema([t.name for t in tools]),
             max_tokens=self.max_plan_tokens,
@@ -224,13 +241,16 @@ class LMPlanner:
         prompt = fill(
             "answer", task=task, evidence=evidence, draft=draft or "(none)", changes=changes or "none"
         )
-        completion = self._complete([Message(role="user", content=prompt)], max_tokens=self.max_answer_tokens)
+        completion = self._complete(
+            "answer", [Message(role="user", content=prompt)], max_tokens=self.max_answer_tokens
+        )
         return completion.text.strip() or None
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         """The model splits the task into parts and quotes, per part, the output value that answers it;
         the score counts only quotes that really occur in the evidence (`fitness.verified_coverage`)."""
         completion = self._complete(
+            "judge",
             [Message(role="user", content=fill("judge", task=task, evidence=evidence, answer=answer))],
             schema=_JUDGE_SCHEMA,
             max_tokens=300,
