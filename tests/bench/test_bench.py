@@ -172,8 +172,8 @@ async def test_jobs_run_concurrently_and_each_line_is_whole(tmp_path: Path) -> N
 
 def test_summary_reports_rates_over_seeds_with_a_confidence_interval() -> None:
     def row(seed: int, feasible: bool, solved: bool) -> dict[str, Any]:
-        usage: dict[str, Any] = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10, "tool_calls": 1}
-        usage |= {"wall_s": 1.0, "by_kind": {"plan": {"calls": 1, "seconds": 2.0 + seed}}}
+        usage: dict[str, Any] = {"lm_calls": 2, "prompt_tokens": 100, "completion_tokens": 10}
+        usage |= {"tool_calls": 1, "wall_s": 1.0, "by_kind": {"plan": {"calls": 1, "seconds": 2.0 + seed}}}
         return {
             "task_id": f"t{seed}",
             "method": "m",
