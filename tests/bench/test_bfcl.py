@@ -40,8 +40,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def entry(entry_id: str) -> Entry:
-    return next(e for e in load_entries("multi_turn_base") if e.id == entry_id)
+def entry(entry_id: str, category: str = "multi_turn_base") -> Entry:
+    return next(e for e in load_entries(category) if e.id == entry_id)
 
 
 def docs_of(item: Entry) -> dict[str, dict[str, Any]]:
@@ -91,12 +91,16 @@ def test_a_turn_s_task_carries_the_earlier_turns() -> None:
     assert task.endswith("\n\nNow: List the files.")
 
 
-def ground_truth_planners(item: Entry, drop: tuple[int, int] | None = None) -> Callable[[], Planner]:
-    """A fresh scripted planner per turn whose one plan is that turn's ground-truth calls (test double)."""
+def ground_truth_planners(
+    item: Entry, drop: tuple[int, int] | None = None, instead: dict[int, list[str]] | None = None
+) -> Callable[[], Planner]:
+    """A fresh scripted planner per turn whose one plan is that turn's ground-truth calls, or the calls
+    `instead` gives for it (test double)."""
     docs = docs_of(item)
     owner = {doc["name"]: name for name in item.involved_classes for doc in function_docs(name)}
     plans = []
-    for turn, calls in enumerate(item.ground_truth):
+    for turn, truth in enumerate(item.ground_truth):
+        calls = (instead or {}).get(turn, truth)
         nodes = []
         for index, call in enumerate(calls):
             if drop == (turn, index):
@@ -199,3 +203,22 @@ def test_the_bench_command_runs_a_bfcl_category(tmp_path: Path) -> None:
     [row] = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert row["task_id"] == "multi_turn_base_1" and row["solved"] is False
     assert row["bfcl"]["error_type"].startswith("multi_turn:") and row["turns"][0]["calls"] == ["ls()"]
+
+
+@pytest.mark.anyio
+async def test_a_held_back_function_cannot_be_called_before_its_turn(tmp_path: Path) -> None:
+    item = entry("multi_turn_miss_func_0", "multi_turn_miss_func")
+    assert item.missed_function == {"3": ["sort"]} and item.ground_truth[2] == [] and item.turns[3] == ""
+    eager = ground_truth_planners(
+        item, instead={2: ["sort('final_report.pdf')"]}
+    )  # ignores that sort is missing
+    with anyio.fail_after(120):
+        turns = await run_conversation(
+            item, "multi_turn_miss_func", "zero-shot", MethodSettings(), eager, tmp_path, confirm=_yes
+        )
+    calls = [turn["calls"] for turn in turns]
+    assert calls[2] == [] and calls[3] == ["sort(file_name='final_report.pdf')"]  # refused, then there
+    assert turns[3]["task"].endswith(
+        "Now: I have updated some more functions you can choose from. What about now?"
+    )
+    assert check_entry(item, "multi_turn_miss_func", calls) == {"valid": True}

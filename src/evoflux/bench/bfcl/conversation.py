@@ -8,18 +8,19 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from evoflux.bench.bfcl.data import Entry, call_text, server_name
 from evoflux.methods import MethodSettings, run_method
-from evoflux.protocols import Judge, Planner
+from evoflux.protocols import Judge, Planner, ToolCaller
 from evoflux.servers.catalog import open_catalog
 from evoflux.servers.config import ServersConfig, parse_servers
+from evoflux.servers.tools import ToolResult, ToolSpec
 from evoflux.workflow.writes import Confirm
 
-__all__ = ["check_entry", "entry_servers", "run_conversation", "turn_task"]
+__all__ = ["HeldBack", "check_entry", "entry_servers", "run_conversation", "turn_task"]
 
 _CONTEXT_CHARS = 1500
 """How much of the earlier turns a turn's task carries (the most recent first to go in)."""
@@ -50,6 +51,26 @@ def turn_task(history: list[tuple[str, str]], request: str) -> str:
     return f"Earlier in this conversation:\n{earlier}\n\nNow: {request}"
 
 
+class HeldBack:
+    """The catalog without the functions an entry holds back until a later turn (BFCL's missing-function
+    category): they are neither shown nor callable while held back."""
+
+    def __init__(self, inner: ToolCaller, held: set[str]) -> None:
+        self.inner, self.held = inner, held
+
+    def _hidden(self, name: str) -> bool:
+        return name.partition(".")[2] in self.held
+
+    @property
+    def tools(self) -> Mapping[str, ToolSpec]:
+        return {name: spec for name, spec in self.inner.tools.items() if not self._hidden(name)}
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], *, timeout: float) -> ToolResult:
+        if self._hidden(name):
+            return ToolResult(is_error=True, error_kind="policy", text=f"no tool {name!r} is available")
+        return await self.inner.call_tool(name, arguments, timeout=timeout)
+
+
 def _read_calls(log: Path, start: int) -> tuple[list[str], int]:
     """The calls logged from byte `start` on, in BFCL's syntax, and where the log ends."""
     data = log.read_bytes()
@@ -74,17 +95,25 @@ async def run_conversation(
     connect_timeout: float = 120.0,
 ) -> list[dict[str, Any]]:
     """Every turn of the entry through `method` (a fresh planner per turn): per turn, the task as sent,
-    the result (`RunResult.to_json()`) and the calls that reached the backends."""
+    the result (`RunResult.to_json()`) and the calls that reached the backends. Functions the entry
+    holds back appear at their turn, whose request is then BFCL's own "more functions" message."""
+    from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC as MORE
+
     config, log = entry_servers(entry, workspace, category)
     turns: list[dict[str, Any]] = []
     history: list[tuple[str, str]] = []
     offset = 0
+    held = {name for names in entry.missed_function.values() for name in names}
     async with open_catalog(
         config, call_timeout=settings.execution.call_timeout_s, connect_timeout=connect_timeout
     ) as catalog:
-        for request in entry.turns:
+        caller = HeldBack(catalog, held)
+        for index, request in enumerate(entry.turns):
+            if str(index) in entry.missed_function:
+                held -= set(entry.missed_function[str(index)])
+                request = request or str(MORE)
             task = turn_task(history, request)
-            result = await run_method(method, task, catalog, make_planner(), settings, None, judge, confirm)
+            result = await run_method(method, task, caller, make_planner(), settings, None, judge, confirm)
             calls, offset = _read_calls(log, offset)
             turns.append({"task": task, "result": result.to_json(), "calls": calls})
             history.append((request, result.answer or "(no answer)"))
