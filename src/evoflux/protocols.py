@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from evoflux.models.lm import Completion, Message, Usage
     from evoflux.planner.plans import PlanResult, ReactTurn
+    from evoflux.scoring.contract import TaskContract
     from evoflux.scoring.coverage import Coverage
     from evoflux.search.population import Evaluated
     from evoflux.servers.tools import ToolResult, ToolSpec
@@ -104,6 +105,10 @@ class Planner(Protocol):
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         """Does the evidence answer each part of the task; what is missing."""
+        ...
+
+    def contract(self, task: str) -> TaskContract | None:
+        """What the task asks for (the parts of the answer, the values given, the changes asked)."""
         ...
 
 

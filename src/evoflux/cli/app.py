@@ -17,6 +17,7 @@ from evoflux import __version__
 from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
+from evoflux.cli.contract_command import contract
 from evoflux.cli.exec_command import exec_workflow
 from evoflux.cli.interrupt import STOPPED_EXIT, Interrupt
 from evoflux.cli.live import LiveView, Narrated
@@ -287,6 +288,7 @@ app.command()(runs)
 app.command()(show)
 app.command()(export)
 app.command("exec")(exec_workflow)
+app.command()(contract)
 
 
 @app.command()

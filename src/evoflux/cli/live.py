@@ -15,6 +15,7 @@ from evoflux.errors import EvofluxError
 from evoflux.models.lm import Completion, Usage
 from evoflux.planner.plans import PlanResult, ReactTurn
 from evoflux.protocols import Planner, ReactPlanner
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Coverage
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic
@@ -132,6 +133,10 @@ class Narrated:
     def write_answer(self, task: str, evidence: str, draft: str, changes: str = "") -> str | None:
         self._say("writing the answer from what the tools returned")
         return self.inner.write_answer(task, evidence, draft, changes)
+
+    def contract(self, task: str) -> TaskContract | None:
+        self._say("stating what the task asks for")
+        return self.inner.contract(task)
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         self._say("checking which parts of the task are answered")

@@ -22,6 +22,7 @@ from evoflux.planner.prompting import (
     step_schema,
 )
 from evoflux.protocols import LanguageModel
+from evoflux.scoring.contract import CONTRACT_SCHEMA, TaskContract, parse_contract
 from evoflux.scoring.coverage import Coverage, verified_coverage
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic, render
@@ -95,7 +96,7 @@ class LMPlanner:
         self.max_answer_tokens = max_answer_tokens
         self.usage = Usage()
         self.by_kind: dict[str, dict[str, float]] = {}
-        """Per kind of call (plan, repair, redesign, decompose, step, react, answer, judge): calls,
+        """Per kind of call (plan, repair, redesign, decompose, step, react, answer, judge, contract): calls,
         tokens and the seconds the model took: where a run's model time goes."""
 
     def _complete(self, kind: str, messages: list[Message], **kwargs: Any) -> Completion:
@@ -245,6 +246,21 @@ class LMPlanner:
             "answer", [Message(role="user", content=prompt)], max_tokens=self.max_answer_tokens
         )
         return completion.text.strip() or None
+
+    def contract(self, task: str) -> TaskContract | None:
+        """What the task asks for, stated once (`scoring.contract`); None when the reply is not one."""
+        completion = self._complete(
+            "contract",
+            [Message(role="user", content=fill("contract", task=task))],
+            schema=CONTRACT_SCHEMA,
+            max_tokens=400,
+        )
+        if completion.finish_reason == "length":
+            return None
+        try:
+            return parse_contract(extract_json(completion.text))
+        except ValueError:
+            return None
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         """The model splits the task into parts and quotes, per part, the output value that answers it;

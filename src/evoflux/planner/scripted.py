@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evoflux.errors import EvofluxError
 from evoflux.models.lm import Completion, Usage
 from evoflux.planner.plans import PlanResult, ReactTurn
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Coverage
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.diagnostics import Diagnostic
@@ -27,7 +28,7 @@ ReactReply = dict[str, Any] | str | Completion
 class Script(BaseModel):
     """Canned replies in a JSON file, for the `scripted:PATH` planner spec (a test double that a separate
     process, e.g. a Ray worker, can rebuild from the path alone). Fields as in `ScriptedPlanner`;
-    `coverage`, when given, is every `judge` verdict."""
+    `coverage`, when given, is every `judge` verdict; `contract`, every `contract` reply."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +37,7 @@ class Script(BaseModel):
     redesigns: list[dict[str, Any] | str] = []
     react_steps: list[dict[str, Any] | str] = []
     coverage: Coverage | None = None
+    contract: TaskContract | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Script:
@@ -60,6 +62,7 @@ class Script(BaseModel):
             redesigns=self.redesigns,
             react_steps=self.react_steps,
             judge_fn=(lambda task, evidence, answer: verdict) if verdict is not None else None,
+            contract=self.contract,
         )
 
 
@@ -71,6 +74,7 @@ class ScriptedPlanner:
     - `rewrite`: a function from the node context text to a node dict (default: no reply);
     - `judge_fn`: (task, evidence, answer) -> Coverage (default: no verdict);
     - `answer_fn`: (task, evidence, draft) -> answer text (default: the draft);
+    - `contract`: the reply to every `contract` (default: none);
     - `steps`: the reply to every `decompose` (default: none, so the stepwise seed falls back to a plan
       and no call is counted);
     - `react_steps`: replies to `react_step`, in turn (the last one repeats): a reply dict, raw text (parsed
@@ -90,6 +94,7 @@ class ScriptedPlanner:
         answer_fn: Callable[[str, str, str], str | None] | None = None,
         react_steps: Sequence[ReactReply] = (),
         steps: Sequence[str] = (),
+        contract: TaskContract | None = None,
     ) -> None:
         if not plans and not react_steps:
             raise ValueError("a ScriptedPlanner needs at least one plan (or react step)")
@@ -99,6 +104,7 @@ class ScriptedPlanner:
         """The history and temperature of every `react_step` call, in order."""
         self.rewrite, self.judge_fn, self.answer_fn = rewrite, judge_fn, answer_fn
         self.steps = list(steps)
+        self.task_contract = contract
         self.usage = Usage()
         self.calls: list[str] = []
         """Every call's name, in order (`plan`, `repair`, `redesign`, `decompose`, `rewrite`, `react`,
@@ -195,6 +201,10 @@ class ScriptedPlanner:
         answer = self.answer_fn(task, evidence, draft) if self.answer_fn is not None else None
         self._count("answer", answer or "")
         return answer
+
+    def contract(self, task: str) -> TaskContract | None:
+        self._count("contract", self.task_contract.model_dump_json() if self.task_contract else "")
+        return self.task_contract
 
     def judge(self, task: str, evidence: str, answer: str) -> Coverage | None:
         verdict = self.judge_fn(task, evidence, answer) if self.judge_fn is not None else None
