@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from evoflux.planner.scripted import ScriptedPlanner
+from evoflux.scoring.contract import Change, Need, TaskContract
 from evoflux.scoring.coverage import Coverage, Part
 from evoflux.scoring.state_change import (
     change_clauses,
@@ -86,6 +87,23 @@ def test_a_workflow_that_never_changes_anything_leaves_the_asked_change_undone()
         "files.write_file": CATALOG["files.write_file"].model_copy(update={"unusable": "x"}),
     }
     assert unmet_change(workflow("calc.calculate"), ORDER, unusable) is None
+
+
+def test_with_a_contract_the_changes_are_the_contract_s_not_the_verbs() -> None:
+    question = "Which file did the last cleanup remove, and when was it created?"
+    assert change_clauses(question)  # the verb list reads a question about past changes as a request
+    reads = workflow("files.read_file")
+    assert unmet_change(reads, question, CATALOG) is not None
+    asks_nothing = TaskContract(parts=[Need(asks="the removed file", kind="text")])
+    assert unmet_change(reads, question, CATALOG, asks_nothing) is None
+    assert judged_with_changes(Coverage(score=1.0), reads, question, CATALOG, None, asks_nothing) == Coverage(
+        score=1.0
+    )
+    wants = TaskContract(changes=[Change(what="save the order note", where="order.txt")])
+    assert unmet_change(workflow("calc.calculate"), "Note the order, please.", CATALOG, wants) == (
+        "save the order note"
+    )
+    assert unmet_change(workflow("files.write_file"), "Note the order, please.", CATALOG, wants) is None
 
 
 def test_the_verdict_on_an_undone_change_is_halved_and_names_the_clause_first() -> None:

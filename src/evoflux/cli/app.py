@@ -17,7 +17,8 @@ from evoflux import __version__
 from evoflux.bench.llm_judge import DimensionJudge
 from evoflux.cli.bench_command import bench
 from evoflux.cli.console import ConsoleObserver, print_result, print_tools
-from evoflux.cli.contract_command import contract
+from evoflux.cli.contract_command import contract as contract_command
+from evoflux.cli.contract_command import read_contract
 from evoflux.cli.exec_command import exec_workflow
 from evoflux.cli.interrupt import STOPPED_EXIT, Interrupt
 from evoflux.cli.live import LiveView, Narrated
@@ -170,6 +171,14 @@ def run(
     show_evidence: Annotated[
         bool, typer.Option("--show-evidence", help="Also print what the tools returned, as judged.")
     ] = False,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            help="What the task asks for: 'infer' (the planner states it first: one more model call) or a "
+            "JSON file (see `evoflux contract --json`). The state-change check then reads it.",
+            show_default=False,
+        ),
+    ] = None,
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -205,6 +214,10 @@ def run(
         settings = MethodSettings(seed=seed, top_k_tools=top_k, search=search, writes=cast(WriteMode, mode))
         settings.execution.call_timeout_s = call_timeout
         settings.execution.deadline_s = deadline
+        if contract == "infer":
+            settings.infer_contract = True
+        elif contract is not None:
+            settings.contract = read_contract(Path(contract))
         config = load_servers(servers)
         secrets = config_secrets(config)
         install_log_redaction(secrets)
@@ -288,7 +301,7 @@ app.command()(runs)
 app.command()(show)
 app.command()(export)
 app.command("exec")(exec_workflow)
-app.command()(contract)
+app.command("contract")(contract_command)
 
 
 @app.command()

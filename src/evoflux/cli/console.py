@@ -148,6 +148,9 @@ def in_words(fitness: Fitness) -> str:
 def print_result(console: Console, result: RunResult, *, show_evidence: bool = False) -> None:
     """The outcome: the status, diagnostics, the answer, the checklist of parts, the writes and the cost."""
     console.print(f"\n{escape(result.method)}: {_STATUS[result.status]}")
+    if result.contract is not None:
+        who = "given" if result.contract.source == "caller" else "as the planner read it"
+        console.print(f"[dim]the task, {who}:\n{escape(result.contract.render())}[/]", highlight=False)
     for diagnostic in result.diagnostics[:12]:
         console.print(f"  [red]{escape(str(diagnostic))}[/]", highlight=False)
     if result.answer:

@@ -4,6 +4,7 @@ calling any tool: the parts the answer must contain, the values the task gives, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,8 +14,24 @@ from rich.markup import escape
 from evoflux.cli.options import JsonOpt, ThreadsOpt, fail, use_threads
 from evoflux.errors import EvofluxError
 from evoflux.planner.spec import PlannerFactory
+from evoflux.scoring.contract import TaskContract, parse_contract
 
-__all__ = ["contract"]
+__all__ = ["contract", "read_contract"]
+
+
+def read_contract(path: Path) -> TaskContract:
+    """A caller's contract from a JSON file; `EvofluxError` says what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise EvofluxError(f"cannot read the contract {path} ({e})") from e
+    given = parse_contract(data, source="caller") if isinstance(data, dict) else None
+    if given is None:
+        raise EvofluxError(
+            f"{path} is not a task contract: give a JSON object with 'parts', 'values' and 'changes' "
+            "as `evoflux contract --json` prints it"
+        )
+    return given
 
 
 def contract(

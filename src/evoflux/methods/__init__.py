@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from evoflux.errors import EvofluxError
-from evoflux.methods.base import MethodSettings, QuietObserver, visible_tools
+from evoflux.methods.base import MethodSettings, QuietObserver, task_contract, visible_tools
 from evoflux.methods.evoflux import evoflux
 from evoflux.methods.react import react
 from evoflux.methods.result import RunResult, RunUsage
@@ -58,4 +59,13 @@ async def run_method(
     is sent (without it, none is sent); `settings.writes` says when writes are sent at all."""
     if name not in METHODS:
         raise EvofluxError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
-    return await METHODS[name](task, caller, planner, settings, observer, judge, confirm)
+    started = time.monotonic()
+    contract = await task_contract(task, planner, settings)
+    stating_s = time.monotonic() - started
+    if contract is not None:
+        settings = settings.model_copy(update={"contract": contract})
+    result = await METHODS[name](task, caller, planner, settings, observer, judge, confirm)
+    if contract is None:
+        return result
+    usage = result.usage.model_copy(update={"wall_s": round(result.usage.wall_s + stating_s, 3)})
+    return result.model_copy(update={"contract": contract, "usage": usage})

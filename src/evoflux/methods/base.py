@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, Field
 
 from evoflux.methods.result import RunResult, RunUsage, workflow_json
 from evoflux.methods.verdict import Verdict
 from evoflux.protocols import Judge, Observer, Planner, ToolCaller
+from evoflux.scoring.contract import TaskContract
 from evoflux.search.loop import SearchSettings
 from evoflux.search.population import Evaluated
 from evoflux.servers.retrieval import rank_tools
@@ -45,6 +47,25 @@ class MethodSettings(BaseModel):
         description="staged: candidates never write, the chosen workflow is committed once; live: every "
         "evaluation sends its writes (sandboxes, test servers); dry-run: nothing that may write is sent.",
     )
+    contract: TaskContract | None = Field(
+        default=None, description="What the task asks for, given by the caller (not inferred then)."
+    )
+    infer_contract: bool = Field(
+        default=False,
+        description="Have the planner state the task contract once before the run (one model call); the "
+        "state-change check then reads its changes instead of the task's verbs.",
+    )
+
+
+async def task_contract(task: str, planner: Planner, settings: MethodSettings) -> TaskContract | None:
+    """The caller's contract, else the one the planner states when `infer_contract`, else None."""
+    if settings.contract is not None:
+        return settings.contract
+    state = getattr(planner, "contract", None)
+    if not settings.infer_contract or not callable(state):
+        return None
+    stated = await anyio.to_thread.run_sync(state, task)
+    return stated if isinstance(stated, TaskContract) else None
 
 
 class QuietObserver:

@@ -42,7 +42,7 @@ async def evoflux(
     started, calls0 = time.monotonic(), planner.usage.calls
     tools = visible_tools(task, caller, settings.top_k_tools)
     search: SearchSettings | None = settings.search.model_copy(
-        update={"seed": settings.seed, "execution": settings.execution}
+        update={"seed": settings.seed, "execution": settings.execution, "contract": settings.contract}
     )
 
     staged = write_policy(settings, observer, confirm, commit=False)
@@ -89,6 +89,7 @@ async def evoflux(
         run_judge(judge, planner, settings),
         known=known,
         known_evidence=seen,
+        contract=settings.contract,
     )
     result = run_result("evoflux", task, workflow, trace, planner, settings, started, commit, verdict)
     usage = result.usage.model_copy(update={"tool_calls": tool_calls})

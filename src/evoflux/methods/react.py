@@ -266,7 +266,9 @@ async def react(
     observer.planned(workflow if run.nodes else None, trace.diagnostics)
     judging = run_judge(judge, planner, settings)
     shown = workflow if run.nodes else None
-    verdict = await judge_final(task, shown, trace, caller.tools, judging, feasible=feasible)
+    verdict = await judge_final(
+        task, shown, trace, caller.tools, judging, feasible=feasible, contract=settings.contract
+    )
 
     usage = planner.usage
     spent = Usage(

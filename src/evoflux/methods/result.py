@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from evoflux.models.lm import Usage
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Part
 from evoflux.workflow.diagnostics import Diagnostic
 from evoflux.workflow.graph import Workflow
@@ -65,6 +66,7 @@ class RunResult(BaseModel):
     )
     unchecked: str = Field(default="", description="Why the parts were not checked, when they were not.")
     evidence: str = Field(default="", description="What the executed calls returned, as the judge saw it.")
+    contract: TaskContract | None = Field(default=None, description="What the task asks for, when stated.")
     workflow: dict[str, Any] = Field(default_factory=dict)
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     usage: RunUsage = Field(default_factory=RunUsage)

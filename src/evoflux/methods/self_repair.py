@@ -74,7 +74,8 @@ async def self_repair(
         plan = await anyio.to_thread.run_sync(
             _retry, planner, task, tools, workflow, trace, settings.seed + attempt
         )
-    verdict = await judge_final(task, workflow, trace, caller.tools, run_judge(judge, planner, settings))
+    judging = run_judge(judge, planner, settings)
+    verdict = await judge_final(task, workflow, trace, caller.tools, judging, contract=settings.contract)
     result = run_result("self-repair", task, workflow, trace, planner, settings, started, commit, verdict)
     usage = result.usage.model_copy(update={"tool_calls": tool_calls})
     return result.model_copy(update={"search": {"attempts": attempt}, "usage": usage})

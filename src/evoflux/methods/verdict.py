@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from evoflux.methods.result import RunResult, Status
 from evoflux.protocols import Judge
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Coverage, Part
 from evoflux.scoring.state_change import judged_with_changes
 from evoflux.search.outcome import SOLVED_COVERAGE
@@ -66,6 +67,7 @@ async def judge_final(
     known: Coverage | None = None,
     known_evidence: str = "",
     feasible: bool | None = None,
+    contract: TaskContract | None = None,
 ) -> Verdict:
     """Judge the final run once (no call when `known` was judged on the same evidence, or the run is
     not feasible: `feasible`, else the trace's); `judge` None means judging is off."""
@@ -86,7 +88,7 @@ async def judge_final(
     coverage = await anyio.to_thread.run_sync(lambda: judge.judge(task, evidence, answer))
     if coverage is None:
         return Verdict(unchecked="not checked: the judge's reply did not parse", evidence=evidence)
-    coverage = judged_with_changes(coverage, workflow, task, tools, trace)
+    coverage = judged_with_changes(coverage, workflow, task, tools, trace, contract)
     return Verdict(coverage=coverage, evidence=evidence, answer=readable(task, trace, coverage, changed))
 
 

@@ -48,5 +48,6 @@ async def zero_shot(
     trace = await final_trace(
         task, workflow, plan.diagnostics, caller, planner, settings, observer, CallCache(), writes
     )
-    verdict = await judge_final(task, workflow, trace, caller.tools, run_judge(judge, planner, settings))
+    judging = run_judge(judge, planner, settings)
+    verdict = await judge_final(task, workflow, trace, caller.tools, judging, contract=settings.contract)
     return run_result("zero-shot", task, workflow, trace, planner, settings, started, writes, verdict)

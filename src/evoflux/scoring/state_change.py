@@ -1,6 +1,8 @@
 """State-change intent: the task asks to write, save, store, record or create something and no step
 changes anything (the verdict is halved), or a write carries a part of it (the part is credited).
-The verbs are an English word list fitted to our suites; the task contract of issue 23 replaces it."""
+With a task contract, its `changes` say what the task asks to change; without one, the verbs below (an
+English word list fitted to our suites, which misfires on questions about past changes: 25 of 104
+MCP-Bench task texts match it, nearly all of them read-only) stand in until the contract is the default."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Coverage, Part, salient_terms
 from evoflux.servers.tools import ToolSpec
 from evoflux.workflow.graph import Workflow
@@ -61,10 +64,13 @@ def makes_change(spec: ToolSpec) -> bool:
     return _TOOL_VERB.search(words) is not None
 
 
-def unmet_change(workflow: Workflow, task: str, specs: Mapping[str, ToolSpec]) -> str | None:
-    """The first clause of a task that asks for a change, when the tools (`server.tool` to spec) could
-    make one and no step of the workflow does; else None."""
-    clauses = change_clauses(task)
+def unmet_change(
+    workflow: Workflow, task: str, specs: Mapping[str, ToolSpec], contract: TaskContract | None = None
+) -> str | None:
+    """The first change the task asks for, when the tools (`server.tool` to spec) could make one and no
+    step of the workflow does; else None. The changes are the contract's when there is one (a question
+    that mentions something created or removed asks for none), else the task's clauses with a change verb."""
+    clauses = [c.what for c in contract.changes] if contract is not None else change_clauses(task)
     if not clauses or not any(makes_change(s) and not s.unusable for s in specs.values()):
         return None
     if any(makes_change(specs[n.tool]) for n in workflow.nodes if n.tool in specs):
@@ -126,13 +132,14 @@ def judged_with_changes(
     task: str,
     tools: Mapping[str, ToolSpec],
     trace: Trace | None = None,
+    contract: TaskContract | None = None,
 ) -> Coverage | None:
     """A coverage verdict with the unmet change (if any) added as the first missing part and the score
     multiplied by `UNMET_CHANGE_FACTOR`; with `trace`, change parts its writes carry are credited
     (`credit_changes`)."""
     if coverage is not None and trace is not None:
         coverage = credit_changes(coverage, trace, tools)
-    undone = unmet_change(workflow, task, tools) if coverage is not None else None
+    undone = unmet_change(workflow, task, tools, contract) if coverage is not None else None
     if coverage is None or undone is None:
         return coverage
     return coverage.model_copy(

@@ -16,6 +16,7 @@ from evoflux.edits.structure import distinct_calls
 from evoflux.models.decoding import opening_temperature
 from evoflux.planner.plans import PlanResult
 from evoflux.protocols import Judge, Planner, ToolCaller
+from evoflux.scoring.contract import TaskContract
 from evoflux.scoring.coverage import Coverage
 from evoflux.scoring.fitness import Fitness, compute_fitness
 from evoflux.scoring.state_change import judged_with_changes
@@ -66,6 +67,7 @@ class SearchSettings(BaseModel):
     explore_edits: int = Field(default=3, ge=1, description="Rule-based edits per exploring child.")
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     seed: int = 0
+    contract: TaskContract | None = None
 
 
 async def evolve(
@@ -387,4 +389,5 @@ class _Search:
             self._coverage[evidence] = await anyio.to_thread.run_sync(
                 lambda: self.judge.judge(self.task, evidence, answer)
             )
-        return judged_with_changes(self._coverage[evidence], workflow, self.task, self.caller.tools, trace)
+        seen, tools, contract = self._coverage[evidence], self.caller.tools, self.settings.contract
+        return judged_with_changes(seen, workflow, self.task, tools, trace, contract)
