@@ -75,14 +75,14 @@ def _decoding_schema() -> dict[str, Any]:
     string = {"type": "string", "minLength": 1, "maxLength": _SHORT}
     kinds = {"type": "string", "enum": ["number", "text", "time", "date", "list", "yes_no"]}
 
-    def objects(props: dict[str, Any], required: list[str], most: int) -> dict[str, Any]:
+    def objects(props: dict[str, Any], required: list[str], most: int, least: int = 0) -> dict[str, Any]:
         item = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
-        return {"type": "array", "items": item, "maxItems": most}
+        return {"type": "array", "items": item, "minItems": least, "maxItems": most}
 
     return {
         "type": "object",
         "properties": {
-            "parts": objects({"asks": string, "kind": kinds}, ["asks", "kind"], 6),
+            "parts": objects({"asks": string, "kind": kinds}, ["asks", "kind"], 6, least=1),
             "values": objects(
                 {"text": string, "value": string, "role": string}, ["text", "value", "role"], 12
             ),
