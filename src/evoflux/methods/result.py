@@ -34,7 +34,8 @@ class RunUsage(BaseModel):
     wall_s: float = 0.0
     by_kind: dict[str, dict[str, float]] = Field(
         default_factory=dict,
-        description="Per kind of model call (plan, repair, redesign, decompose, step, react, answer, judge): "
+        description="Per kind of model call (plan, repair, redesign, decompose, step, react, answer, judge, "
+        "contract): "
         "calls, tokens and seconds, when the planner counts them.",
     )
 

@@ -4,7 +4,7 @@ checks can read typed fields instead of matching words of the task (issue 23).""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -73,7 +73,7 @@ def _change(change: Change) -> str:
 def _decoding_schema() -> dict[str, Any]:
     """The JSON Schema the model's contract is decoded under (the model's fields, without `source`)."""
     string = {"type": "string", "minLength": 1, "maxLength": _SHORT}
-    kinds = {"type": "string", "enum": ["number", "text", "time", "date", "list", "yes_no"]}
+    kinds = {"type": "string", "enum": list(get_args(Kind))}
 
     def objects(props: dict[str, Any], required: list[str], most: int, least: int = 0) -> dict[str, Any]:
         item = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
