@@ -73,7 +73,12 @@ def _lines(text: str) -> Iterator[dict[str, Any]]:
 
 
 def load_entries(category: str) -> list[Entry]:
-    """Every entry of a multi-turn category, in BFCL's order, with its ground truth."""
+    """Every entry of a multi-turn category, in BFCL's order, with its ground truth (read once)."""
+    return list(_entries(category))
+
+
+@cache
+def _entries(category: str) -> tuple[Entry, ...]:
     if category not in CATEGORIES:
         raise SuiteError(f"unknown BFCL category {category!r}; choose one of: {', '.join(CATEGORIES)}")
     name = f"BFCL_v4_{category}.json"
@@ -92,7 +97,7 @@ def load_entries(category: str) -> list[Entry]:
                 raw=row,
             )
         )
-    return entries
+    return tuple(entries)
 
 
 @cache
